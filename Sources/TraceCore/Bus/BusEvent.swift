@@ -1,0 +1,129 @@
+/// One thing that happened on the bus: a message published to an exchange, or delivered from a queue.
+///
+/// Every source (firehose, tap, replay of a capture) produces these, so decoding and synthesis are one code path.
+public struct BusEvent: Sendable {
+    public enum Kind: String, Sendable {
+        case publish
+        case deliver
+    }
+
+    public var kind: Kind
+    /// Event time in Unix nanoseconds: the firehose carries no timestamps, so this is the receive time (live) or
+    /// `captured_at` (replay).
+    public var time: Int64
+    /// The exchange the message was published to (`""` is the default exchange).
+    public var exchange: String
+    /// The routing key it was published with.
+    public var routingKey: String
+    /// The queue it was delivered from (deliveries only).
+    public var queue: String?
+    /// The queues the broker routed a publish to (firehose publishes only; `[]` means unroutable, dropped).
+    public var routedQueues: [String]?
+    /// The original message's basic properties.
+    public var properties: MessageProperties
+    /// The broker's name of the publisher's (publish) or consumer's (deliver) connection: `"ip:port -> ip:port"`.
+    public var connection: String?
+    public var channel: Int64?
+    public var user: String?
+    public var node: String?
+    public var vhost: String?
+    public var redelivered: Bool
+    public var source: FixtureRecord.Mode
+    public var body: [UInt8]
+
+    public init(
+        kind: Kind, time: Int64, exchange: String, routingKey: String, queue: String? = nil,
+        routedQueues: [String]? = nil, properties: MessageProperties = MessageProperties(), connection: String? = nil,
+        channel: Int64? = nil, user: String? = nil, node: String? = nil, vhost: String? = nil,
+        redelivered: Bool = false, source: FixtureRecord.Mode, body: [UInt8]
+    ) {
+        self.kind = kind
+        self.time = time
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.queue = queue
+        self.routedQueues = routedQueues
+        self.properties = properties
+        self.connection = connection
+        self.channel = channel
+        self.user = user
+        self.node = node
+        self.vhost = vhost
+        self.redelivered = redelivered
+        self.source = source
+        self.body = body
+    }
+}
+
+/// Why a captured message is not a bus event; `reason` labels the skip counter.
+public struct BusEventError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var detail: String
+
+    public var description: String { "\(reason): \(detail)" }
+}
+
+extension BusEvent {
+    /// Decodes a captured message: a firehose trace message (`publish.<exchange>` / `deliver.<queue>` on
+    /// `amq.rabbitmq.trace`) or a tap-mode message (a plain publish seen through our shadow queue).
+    ///
+    /// The firehose routing key is split at the first dot only: queue names contain dots (`compute.compute-1`),
+    /// and `publish.` (empty name) is the default exchange. The trace message's own properties are empty; the
+    /// original ones are in the `properties` header table.
+    public init(record: FixtureRecord) throws(BusEventError) {
+        switch record.mode {
+        case .tap:
+            self.init(
+                kind: .publish, time: record.capturedAt, exchange: record.exchange, routingKey: record.routingKey,
+                properties: Self.tapProperties(record), redelivered: record.redelivered, source: .tap, body: record.body
+            )
+        case .firehose:
+            try self.init(firehose: record)
+        }
+    }
+
+    private static func tapProperties(_ record: FixtureRecord) -> MessageProperties {
+        var properties = record.properties
+        properties.headers = record.headers
+        return properties
+    }
+
+    private init(firehose record: FixtureRecord) throws(BusEventError) {
+        let key = record.routingKey
+        guard let dot = key.firstIndex(of: ".") else {
+            throw BusEventError(reason: "unknown_trace_routing_key", detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
+        }
+        let name = String(key[key.index(after: dot)...])
+        let headers = record.headers
+        let kind: Kind
+        switch key[..<dot] {
+        case "publish": kind = .publish
+        case "deliver":
+            kind = .deliver
+            guard !name.isEmpty else {
+                throw BusEventError(reason: "unknown_trace_routing_key", detail: "deliver. without a queue name")
+            }
+        default:
+            throw BusEventError(reason: "unknown_trace_routing_key", detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
+        }
+        let routingKeys = headers["routing_keys"]?.arrayValue?.compactMap(\.stringValue)
+        let exchange = headers["exchange_name"]?.stringValue ?? (kind == .publish ? name : "")
+        self.init(
+            kind: kind,
+            time: record.capturedAt,
+            exchange: exchange,
+            routingKey: routingKeys?.first ?? "",
+            queue: kind == .deliver ? name : nil,
+            routedQueues: kind == .publish ? headers["routed_queues"]?.arrayValue?.compactMap(\.stringValue) : nil,
+            properties: headers["properties"]?.tableValue.map(MessageProperties.init(table:)) ?? MessageProperties(),
+            connection: headers["connection"]?.stringValue,
+            channel: headers["channel"]?.integerValue,
+            user: headers["user"]?.stringValue,
+            node: headers["node"]?.stringValue,
+            vhost: headers["vhost"]?.stringValue,
+            redelivered: (headers["redelivered"]?.integerValue ?? 0) != 0,
+            source: .firehose,
+            body: record.body
+        )
+    }
+}

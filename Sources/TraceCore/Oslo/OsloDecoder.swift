@@ -1,0 +1,257 @@
+/// Why a body is not an oslo.messaging message the agent can use; `reason` labels the decode-failure counter.
+public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var detail: String
+
+    public var description: String { "\(reason): \(detail)" }
+
+    static func json(_ error: JSONError, inner: Bool) -> OsloDecodingError {
+        OsloDecodingError(reason: inner ? "inner_\(error.code.rawValue)" : error.code.rawValue, detail: error.description)
+    }
+}
+
+/// Decodes oslo.messaging bodies: the `{"oslo.version": "2.0", "oslo.message": "<JSON string>"}` envelope or a bare
+/// v1 message, reading only the allow-listed keys and skipping the rest (`args`, `result`, the service catalog)
+/// without building them.
+public enum OsloDecoder {
+    public static func decode(_ body: [UInt8]) throws(OsloDecodingError) -> OsloMessage {
+        var scanner = JSONScanner(body)
+        guard scanner.peek() == UInt8(ascii: "{") else {
+            throw OsloDecodingError(reason: "not_json_object", detail: "the body does not start with a JSON object")
+        }
+        var fields = Fields()
+        var inner: [UInt8]? = nil
+        var envelopeVersion: String? = nil
+        var envelopeError: OsloDecodingError? = nil
+        do {
+            try scanner.readObject { (key, scanner) throws(JSONError) in
+                switch key {
+                case "oslo.message":
+                    if scanner.peek() == UInt8(ascii: "\"") {
+                        inner = try scanner.readStringBytes()
+                    } else {
+                        envelopeError = OsloDecodingError(
+                            reason: "envelope_message_not_string", detail: "oslo.message must be a JSON string")
+                        try scanner.skipValue()
+                    }
+                case "oslo.version":
+                    if scanner.peek() == UInt8(ascii: "\"") {
+                        envelopeVersion = try scanner.readString()
+                    } else {
+                        try scanner.skipValue()
+                    }
+                default:
+                    try fields.read(key, &scanner)
+                }
+            }
+            try scanner.expectEnd()
+        } catch {
+            throw .json(error, inner: false)
+        }
+        if let envelopeError { throw envelopeError }
+        if let inner {
+            fields = Fields()
+            var innerScanner = JSONScanner(inner)
+            guard innerScanner.peek() == UInt8(ascii: "{") else {
+                throw OsloDecodingError(reason: "inner_not_json_object", detail: "oslo.message is not a JSON object")
+            }
+            do {
+                try innerScanner.readObject { (key, scanner) throws(JSONError) in try fields.read(key, &scanner) }
+                try innerScanner.expectEnd()
+            } catch {
+                throw .json(error, inner: true)
+            }
+        }
+        return try fields.message(envelopeVersion: inner == nil ? nil : (envelopeVersion ?? "2.0"))
+    }
+
+    /// The keys the decoder reads; everything else is skipped.
+    private struct Fields {
+        var message = OsloMessage(kind: .request)
+        var hasMethod = false
+        var hasEnding = false
+        var hasEventType = false
+        var typeError: OsloDecodingError?
+        var rawTraceParent: String?
+        var rawTraceState: String?
+        var rawTraceInfo: (base: String?, parent: String?)?
+
+        mutating func wrongType(_ key: String, _ expected: String) {
+            if typeError == nil {
+                typeError = OsloDecodingError(reason: "wrong_type", detail: "\(key) is not \(expected)")
+            }
+        }
+
+        /// A string or null; anything else is a type error and is skipped.
+        mutating func string(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) -> String? {
+            switch scanner.peek() {
+            case UInt8(ascii: "\""): return try scanner.readString()
+            case UInt8(ascii: "n"):
+                _ = try scanner.readNull()
+                return nil
+            default:
+                wrongType(key, "a string")
+                try scanner.skipValue()
+                return nil
+            }
+        }
+
+        mutating func read(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) {
+            switch key {
+            case "method":
+                hasMethod = true
+                message.method = try string(key, &scanner)
+                if message.method == nil { wrongType(key, "a string") }
+            case "namespace": message.namespace = try string(key, &scanner)
+            case "version": message.version = try string(key, &scanner)
+            case "_msg_id": message.msgID = try string(key, &scanner)
+            case "_reply_q": message.replyQueue = try string(key, &scanner)
+            case "_unique_id": message.uniqueID = try string(key, &scanner)
+            case "_timeout":
+                switch scanner.peek() {
+                case UInt8(ascii: "n"): _ = try scanner.readNull()
+                case let byte? where byte == UInt8(ascii: "-") || isDigit(byte):
+                    message.monitorTimeout = Double(try scanner.readNumberText())
+                default:
+                    wrongType(key, "a number")
+                    try scanner.skipValue()
+                }
+            case "ending":
+                hasEnding = true
+                switch scanner.peek() {
+                case UInt8(ascii: "t"), UInt8(ascii: "f"): message.ending = try scanner.readBool()
+                default:
+                    wrongType(key, "a bool")
+                    try scanner.skipValue()
+                }
+            case "failure":
+                switch scanner.peek() {
+                case UInt8(ascii: "n"): _ = try scanner.readNull()
+                case UInt8(ascii: "\""):
+                    let text = try scanner.readStringBytes()
+                    message.failure = RemoteFailure(serialized: text)
+                default:
+                    wrongType(key, "a JSON string")
+                    try scanner.skipValue()
+                }
+            case "message_id": message.messageID = try string(key, &scanner)
+            case "publisher_id": message.publisherID = try string(key, &scanner)
+            case "event_type":
+                hasEventType = true
+                message.eventType = try string(key, &scanner)
+            case "priority": message.priority = try string(key, &scanner)
+            case "timestamp": message.timestamp = try string(key, &scanner)
+            case "_context_request_id": message.context.requestID = try string(key, &scanner)
+            case "_context_global_request_id": message.context.globalRequestID = try string(key, &scanner)
+            case "_context_user_id": message.context.userID = try string(key, &scanner)
+            case "_context_project_id": message.context.projectID = try string(key, &scanner)
+            case "_context_traceparent": rawTraceParent = try optionalContextString(key, &scanner)
+            case "_context_tracestate": rawTraceState = try optionalContextString(key, &scanner)
+            case "_context_trace_info": try readTraceInfo(&scanner)
+            default:
+                // args, result, auth_token, service_catalog and every other key: never materialized.
+                try scanner.skipValue()
+            }
+        }
+
+        /// A trace-context string whose wrong type drops only that field, not the message.
+        mutating func optionalContextString(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) -> String? {
+            switch scanner.peek() {
+            case UInt8(ascii: "\""): return try scanner.readString()
+            case UInt8(ascii: "n"):
+                _ = try scanner.readNull()
+                return nil
+            default:
+                message.context.rejectedFields.append("\(key):wrong_type")
+                try scanner.skipValue()
+                return nil
+            }
+        }
+
+        /// `_context_trace_info`: reads `base_id` and `parent_id`, skips `hmac_key` (a secret) and the rest.
+        mutating func readTraceInfo(_ scanner: inout JSONScanner) throws(JSONError) {
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                if try !scanner.readNull() {
+                    message.context.rejectedFields.append("_context_trace_info:wrong_type")
+                    try scanner.skipValue()
+                }
+                return
+            }
+            var base: String?
+            var parent: String?
+            try scanner.readObject { (key, scanner) throws(JSONError) in
+                switch (key, scanner.peek()) {
+                case ("base_id", UInt8(ascii: "\"")): base = try scanner.readString()
+                case ("parent_id", UInt8(ascii: "\"")): parent = try scanner.readString()
+                default: try scanner.skipValue()
+                }
+            }
+            rawTraceInfo = (base, parent)
+        }
+
+        mutating func message(envelopeVersion: String?) throws(OsloDecodingError) -> OsloMessage {
+            if let typeError { throw typeError }
+            if hasMethod {
+                message.kind = .request
+            } else if hasEnding {
+                message.kind = .reply
+            } else if hasEventType {
+                message.kind = .notification
+            } else {
+                throw OsloDecodingError(
+                    reason: "not_oslo", detail: "no method, ending or event_type: not an oslo.messaging message")
+            }
+            message.envelopeVersion = envelopeVersion
+            if let rawTraceParent {
+                if let parsed = TraceParent(rawTraceParent) {
+                    message.context.traceParent = parsed
+                    if let rawTraceState {
+                        if TraceState.isValid(rawTraceState) {
+                            message.context.traceState = rawTraceState
+                        } else {
+                            message.context.rejectedFields.append("_context_tracestate:invalid")
+                        }
+                    }
+                } else {
+                    message.context.rejectedFields.append("_context_traceparent:invalid")
+                }
+            }
+            if let rawTraceInfo {
+                if let base = rawTraceInfo.base.flatMap({ TraceID(uuid: $0) }),
+                    let parent = rawTraceInfo.parent.flatMap({ uuidBytes($0) })
+                {
+                    message.context.traceInfo = ProfilerTraceInfo(baseID: base, parentSpanID: SpanID(bytes: parent[8...]))
+                } else {
+                    message.context.rejectedFields.append("_context_trace_info:invalid")
+                }
+            }
+            return message
+        }
+    }
+}
+
+extension RemoteFailure {
+    /// Reads oslo.messaging's serialized failure (`{"class", "module", "message", "tb", "args", "kwargs"}` as a JSON
+    /// string); an unreadable one still marks the call failed, with class `RemoteError`.
+    init(serialized bytes: [UInt8]) {
+        var scanner = JSONScanner(bytes)
+        var className: String?
+        var module: String?
+        var message: String?
+        do {
+            try scanner.readObject { (key, scanner) throws(JSONError) in
+                switch (key, scanner.peek()) {
+                case ("class", UInt8(ascii: "\"")): className = try scanner.readString()
+                case ("module", UInt8(ascii: "\"")): module = try scanner.readString()
+                case ("message", UInt8(ascii: "\"")): message = try scanner.readString()
+                default: try scanner.skipValue()  // tb leaks file paths; args/kwargs may hold anything
+                }
+            }
+        } catch {
+            className = nil
+        }
+        self.init(
+            className: className ?? "RemoteError", module: className == nil ? nil : module,
+            message: message ?? "unreadable remote failure")
+    }
+}

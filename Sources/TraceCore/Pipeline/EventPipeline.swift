@@ -1,0 +1,81 @@
+/// Source-independent processing: captured message → bus event → oslo.messaging message → spans.
+///
+/// Replay feeds it fixture lines; the live consumer feeds it records built from deliveries. Every input that is
+/// skipped is counted by reason, and the first example of each reason is kept for a one-time report.
+public struct EventPipeline {
+    public private(set) var synthesizer: SpanSynthesizer
+    public private(set) var stats = PipelineStats()
+
+    public init(options: SynthesisOptions = SynthesisOptions()) {
+        synthesizer = SpanSynthesizer(options: options)
+    }
+
+    /// Processes one fixture line. A bad line is counted and reported (with its number) and yields no spans; it
+    /// never stops the rest.
+    public mutating func process(line: [UInt8], number: Int) -> [Span] {
+        stats.linesRead += 1
+        let record: FixtureRecord
+        do {
+            record = try FixtureRecord(line: line, lineNumber: number)
+        } catch {
+            stats.skip("fixture_\(error.reason)", example: error.description)
+            return []
+        }
+        return process(record: record, location: "line \(number)")
+    }
+
+    /// Processes one captured message. `location` names it in the first-example report.
+    public mutating func process(record: FixtureRecord, location: String? = nil) -> [Span] {
+        stats.messages += 1
+        let event: BusEvent
+        do {
+            event = try BusEvent(record: record)
+        } catch {
+            stats.skip("firehose_\(error.reason)", example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
+            return synthesizer.advance(to: record.capturedAt)
+        }
+        return process(event: event, location: location ?? "seq \(record.seq)")
+    }
+
+    /// Processes one bus event.
+    public mutating func process(event: BusEvent, location: String) -> [Span] {
+        stats.events[event.kind.rawValue, default: 0] += 1
+        let message: OsloMessage
+        do {
+            message = try OsloDecoder.decode(event.body)
+        } catch {
+            stats.skip("oslo_\(error.reason)", example: "\(location): \(error.detail)")
+            return synthesizer.advance(to: event.time)
+        }
+        stats.messageKinds[message.kind.rawValue, default: 0] += 1
+        return synthesizer.process(event, message)
+    }
+
+    /// End of input: closes what can no longer complete (open calls time out at their deadline).
+    public mutating func finish() -> [Span] {
+        synthesizer.finish()
+    }
+}
+
+/// Counters of the pipeline, for the replay summary and the metrics endpoint.
+public struct PipelineStats: Sendable, Equatable {
+    public var linesRead = 0
+    public var messages = 0
+    /// Bus events by kind (`publish`, `deliver`).
+    public var events: [String: Int] = [:]
+    /// Decoded oslo.messaging messages by kind (`request`, `reply`, `notification`).
+    public var messageKinds: [String: Int] = [:]
+    /// Inputs skipped, by reason (`fixture_invalid_json`, `oslo_not_oslo`, ...).
+    public var skipped: [String: Int] = [:]
+    /// The first example of each skip reason, so each is reported once, not once per message.
+    public var firstExample: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func skip(_ reason: String, example: String) {
+        skipped[reason, default: 0] += 1
+        if firstExample[reason] == nil { firstExample[reason] = example }
+    }
+
+    public var skippedTotal: Int { skipped.values.reduce(0, +) }
+}

@@ -1,0 +1,89 @@
+/// A map bounded by entry count and by age, for correlation state that must never grow without limit.
+///
+/// Entries leave oldest-first (by insertion time) when the map is over `capacity` or older than `maximumAge`; the
+/// caller gets them back to finalize (an evicted call becomes a timeout) and to count.
+struct ExpiringCache<Key: Hashable, Value> {
+    private struct Entry {
+        var value: Value
+        var insertedAt: Int64
+        var generation: UInt64
+    }
+
+    let capacity: Int
+    let maximumAge: Int64
+    private var entries: [Key: Entry] = [:]
+    private var order: [(key: Key, generation: UInt64, insertedAt: Int64)] = []
+    private var head = 0
+    private var nextGeneration: UInt64 = 0
+
+    init(capacity: Int, maximumAge: Int64) {
+        precondition(capacity > 0 && maximumAge > 0)
+        self.capacity = capacity
+        self.maximumAge = maximumAge
+    }
+
+    var count: Int { entries.count }
+
+    subscript(key: Key) -> Value? {
+        get { entries[key]?.value }
+        _modify {
+            var value = entries[key]?.value
+            yield &value
+            if let value {
+                if entries[key] != nil {
+                    entries[key]!.value = value
+                } else {
+                    fatalError("ExpiringCache: insert with insert(_:for:at:) so the entry gets an age")
+                }
+            } else {
+                entries[key] = nil
+            }
+        }
+    }
+
+    /// Inserts or replaces; a replaced entry counts as new for its age.
+    mutating func insert(_ value: Value, for key: Key, at time: Int64) {
+        nextGeneration += 1
+        entries[key] = Entry(value: value, insertedAt: time, generation: nextGeneration)
+        order.append((key, nextGeneration, time))
+    }
+
+    @discardableResult
+    mutating func removeValue(for key: Key) -> Value? {
+        entries.removeValue(forKey: key)?.value
+    }
+
+    /// Removes what is over capacity or older than `maximumAge` at `now`, oldest first.
+    mutating func evict(now: Int64) -> [(key: Key, value: Value)] {
+        var evicted: [(key: Key, value: Value)] = []
+        while head < order.count {
+            let oldest = order[head]
+            guard let entry = entries[oldest.key], entry.generation == oldest.generation else {
+                head += 1  // removed or replaced since: a stale order slot
+                continue
+            }
+            guard entries.count > capacity || now - entry.insertedAt > maximumAge else { break }
+            entries[oldest.key] = nil
+            evicted.append((oldest.key, entry.value))
+            head += 1
+        }
+        if head > 1024, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        return evicted
+    }
+
+    /// Every entry, in no particular order.
+    var values: some Collection<Value> { entries.values.lazy.map(\.value) }
+
+    var keys: some Collection<Key> { entries.keys }
+
+    mutating func removeAll() -> [(key: Key, value: Value)] {
+        let all = entries.map { ($0.key, $0.value.value) }
+        entries.removeAll()
+        order.removeAll()
+        head = 0
+        return all
+    }
+}

@@ -1,0 +1,135 @@
+import Crypto
+
+/// A 16-byte OpenTelemetry trace ID.
+public struct TraceID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// From 16 bytes, big-endian (the wire order of W3C and OTLP).
+    public init(bytes: some Collection<UInt8>) {
+        precondition(bytes.count == 16, "a trace ID has 16 bytes")
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for (index, byte) in bytes.enumerated() {
+            if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
+        }
+        self.init(high: high, low: low)
+    }
+
+    /// From a UUID in any of its usual spellings (`req-` prefix, dashes, upper case): its 16 bytes.
+    public init?(uuid text: some StringProtocol) {
+        guard let bytes = uuidBytes(text) else { return nil }
+        self.init(bytes: bytes)
+    }
+
+    public var isZero: Bool { high == 0 && low == 0 }
+    public var bytes: [UInt8] { bigEndianBytes(high) + bigEndianBytes(low) }
+    public var hex: String { hexString(bytes) }
+    public var description: String { hex }
+
+    public static func < (lhs: TraceID, rhs: TraceID) -> Bool {
+        (lhs.high, lhs.low) < (rhs.high, rhs.low)
+    }
+}
+
+/// An 8-byte OpenTelemetry span ID.
+public struct SpanID: Hashable, Sendable, CustomStringConvertible {
+    public var value: UInt64
+
+    public init(_ value: UInt64) { self.value = value }
+
+    public init(bytes: some Collection<UInt8>) {
+        precondition(bytes.count == 8, "a span ID has 8 bytes")
+        var value: UInt64 = 0
+        for byte in bytes { value = value << 8 | UInt64(byte) }
+        self.value = value
+    }
+
+    public var isZero: Bool { value == 0 }
+    public var bytes: [UInt8] { bigEndianBytes(value) }
+    public var hex: String { hexString(bytes) }
+    public var description: String { hex }
+}
+
+/// The deterministic span ID scheme: part of the wire contract between agents (docs/span-ids.md).
+///
+/// `SpanID = first 8 bytes of SHA-256( role 0x1F identity [0x1F queue] )`, UTF-8, where role is one of `send`,
+/// `receive`, `call`, `process`, and identity is the message's `_unique_id`, else its `message_id`, else a hash of
+/// exchange, routing key and body. An all-zero result is replaced by `SpanIDScheme.zeroReplacement`. Two agents that
+/// see the same message (control plane and hypervisor, a redelivery, a replay) derive the same IDs, so a consumer
+/// span names its producer span as parent without any shared state.
+public enum SpanIDScheme {
+    public enum Role: String, Sendable {
+        case send
+        case receive
+        case call
+        case process
+    }
+
+    /// Replaces an all-zero hash (invalid in OTLP); fixed so every agent agrees.
+    public static let zeroReplacement = SpanID(0x7472_6163_6562_7264)  // "tracebrd"
+
+    public static func spanID(role: Role, identity: String, queue: String? = nil) -> SpanID {
+        var input = Array(role.rawValue.utf8)
+        input.append(0x1F)
+        input.append(contentsOf: identity.utf8)
+        if let queue {
+            input.append(0x1F)
+            input.append(contentsOf: queue.utf8)
+        }
+        let digest = SHA256.hash(data: input)
+        let id = SpanID(bytes: Array(digest).prefix(8))
+        return id.isZero ? zeroReplacement : id
+    }
+
+    /// The identity of a message without `_unique_id` or `message_id`: hex SHA-256 of exchange 0x1F routing key
+    /// 0x1F body, so the publish and every delivery of the same bytes agree.
+    public static func contentIdentity(exchange: String, routingKey: String, body: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(exchange.utf8) + [0x1F] + Array(routingKey.utf8) + [0x1F])
+        hasher.update(data: body)
+        return "sha256:" + hexString(Array(hasher.finalize()))
+    }
+
+    /// The trace ID of a message that carries no trace context and no request ID: the first 16 bytes of
+    /// SHA-256("trace" 0x1F identity).
+    public static func traceID(identity: String) -> TraceID {
+        let digest = SHA256.hash(data: Array("trace".utf8) + [0x1F] + Array(identity.utf8))
+        let id = TraceID(bytes: Array(digest).prefix(16))
+        return id.isZero ? TraceID(high: 0, low: zeroReplacement.value) : id
+    }
+}
+
+func bigEndianBytes(_ value: UInt64) -> [UInt8] {
+    (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
+}
+
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// The 16 bytes of a UUID written as 32 hex digits, with or without dashes and a `req-` prefix; nil otherwise.
+func uuidBytes(_ text: some StringProtocol) -> [UInt8]? {
+    var hex: [UInt8] = []
+    hex.reserveCapacity(32)
+    var utf8 = Substring(text).utf8[...]
+    if utf8.starts(with: "req-".utf8) { utf8 = utf8.dropFirst(4) }
+    for byte in utf8 where byte != UInt8(ascii: "-") {
+        guard let value = hexValue(byte), hex.count < 32 else { return nil }
+        hex.append(value)
+    }
+    guard hex.count == 32 else { return nil }
+    return (0..<16).map { hex[2 * $0] << 4 | hex[2 * $0 + 1] }
+}

@@ -1,0 +1,699 @@
+/// Turns decoded bus events into OpenTelemetry spans (docs/synthesis.md; the shared design notes §3–4).
+///
+/// A value type fed one event at a time, in event-time order; it never reads a clock, so replay and live agree.
+/// Spans come out when they are complete: PRODUCER at publish, CONSUMER at delivery, SERVER at the reply's publish,
+/// CLIENT at the reply's delivery or when the call times out (judged against event time in `advance(to:)`).
+public struct SpanSynthesizer {
+    public let options: SynthesisOptions
+    public private(set) var counters = SynthesisCounters()
+
+    /// Published messages by identity: their trace, the parent of their consumer spans, and publish time.
+    private var publishes: ExpiringCache<String, PublishRecord>
+    /// Open calls by `_msg_id`.
+    private var calls: ExpiringCache<String, CallRecord>
+    /// Handlers per request ID: who is working on the request, for cause inference and sender attribution.
+    private var requests: ExpiringCache<String, RequestRecord>
+    /// Consumer spans already emitted (identity + queue): a redelivery to the same queue is emitted once.
+    private var deliveries: ExpiringCache<DeliveryKey, Void>
+    /// Processes learned from certain evidence: the publisher behind a broker connection name, the consumer behind
+    /// a connection (learned from `<topic>.<server>` deliveries), and the caller behind a reply queue.
+    private var publisherConnections: ExpiringCache<String, ServiceIdentity>
+    private var consumerConnections: ExpiringCache<String, ServiceIdentity>
+    private var replyQueues: ExpiringCache<String, ServiceIdentity>
+    /// Earliest client deadline among open calls, so `advance(to:)` scans only when something can expire.
+    private var nextDeadline: Int64 = .max
+
+    public init(options: SynthesisOptions = SynthesisOptions()) {
+        self.options = options
+        let capacity = options.correlationCapacity
+        let age = options.correlationMaximumAge
+        publishes = ExpiringCache(capacity: capacity, maximumAge: age)
+        // Calls live until their own deadline (nova's long_rpc_timeout is 30 min); the age bound is a backstop.
+        calls = ExpiringCache(capacity: capacity, maximumAge: max(age, 2 * 3600 * 1_000_000_000))
+        requests = ExpiringCache(capacity: capacity, maximumAge: age)
+        deliveries = ExpiringCache(capacity: capacity * 2, maximumAge: age)
+        publisherConnections = ExpiringCache(capacity: 65536, maximumAge: 24 * 3600 * 1_000_000_000)
+        consumerConnections = ExpiringCache(capacity: 65536, maximumAge: 24 * 3600 * 1_000_000_000)
+        replyQueues = ExpiringCache(capacity: 65536, maximumAge: 24 * 3600 * 1_000_000_000)
+    }
+
+    /// Entries held in the correlation state, for the metrics endpoint.
+    public var correlationEntries: Int {
+        publishes.count + calls.count + requests.count + deliveries.count
+    }
+
+    // MARK: Events
+
+    /// Processes one decoded event; returns the spans it completed (including calls that timed out before it).
+    public mutating func process(_ event: BusEvent, _ message: OsloMessage) -> [Span] {
+        var spans = expire(now: event.time)
+        for field in message.context.rejectedFields { counters.rejectedContextFields[field, default: 0] += 1 }
+        switch (event.kind, message.kind) {
+        case (.publish, .request), (.publish, .notification):
+            published(event, message, into: &spans)
+        case (.deliver, .request), (.deliver, .notification):
+            delivered(event, message, into: &spans)
+        case (.publish, .reply):
+            replyPublished(event, message, into: &spans)
+        case (.deliver, .reply):
+            replyDelivered(event, message, into: &spans)
+        }
+        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        return spans
+    }
+
+    /// Moves event time forward: calls whose deadline passed close as timed out, stale correlation state leaves.
+    public mutating func advance(to now: Int64) -> [Span] {
+        let spans = expire(now: now)
+        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        return spans
+    }
+
+    private mutating func expire(now: Int64) -> [Span] {
+        var spans: [Span] = []
+        if now > nextDeadline {
+            var earliest = Int64.max
+            for msgID in Array(calls.keys) {
+                guard var call = calls[msgID], !call.clientClosed else { continue }
+                let deadline = call.clientDeadline
+                if deadline < now {
+                    spans.append(contentsOf: closeClient(&call, at: deadline, timedOut: true))
+                    calls[msgID] = call
+                } else {
+                    earliest = min(earliest, deadline)
+                }
+            }
+            nextDeadline = earliest
+        }
+        evict(now: now, into: &spans)
+        return spans
+    }
+
+    /// End of input (end of a replay, shutdown): every open call is closed as of its deadline, since no reply can
+    /// be seen any more. A call whose reply was published but whose delivery was not seen ends at the publish.
+    public mutating func finish() -> [Span] {
+        var spans: [Span] = []
+        for (_, var call) in calls.removeAll() where !call.clientClosed {
+            if let replied = call.replyPublishedAt {
+                spans.append(contentsOf: closeClient(&call, at: replied, timedOut: false))
+            } else {
+                spans.append(contentsOf: closeClient(&call, at: call.clientDeadline, timedOut: true))
+            }
+        }
+        nextDeadline = .max
+        spans.sort { ($0.startTime, $0.spanID.value) < ($1.startTime, $1.spanID.value) }
+        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        return spans
+    }
+
+    /// Counts an event that produced nothing, by reason.
+    public mutating func countSkipped(_ reason: String) {
+        counters.skipped[reason, default: 0] += 1
+    }
+
+    // MARK: Publish of a request or notification
+
+    private mutating func published(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
+        let identity = Self.identity(of: message, event: event)
+        if publishes[identity] != nil {
+            countSkipped("duplicate_publish")
+            return
+        }
+        let map = options.serviceMap
+        let target = map.target(exchange: event.exchange, routingKey: event.routingKey)
+        let destination = map.service(of: target)
+        let requestID = message.context.requestID
+        var request = requestID.flatMap { requests[$0] }
+
+        let sender = attributeSender(message, event: event, target: target, destination: destination, request: request)
+        var causeIndex = sender.isUnknown ? nil : request?.causeIndex(for: sender)
+        let context = traceContext(of: message, event: event, identity: identity, cause: causeIndex.map { request!.handlers[$0] })
+
+        let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
+        let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
+        let consumerParent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
+
+        var attributes = commonAttributes(message, event: event, identity: identity)
+        attributes.append(Attribute("messaging.operation.type", .string("send")))
+        attributes.append(Attribute("messaging.operation.name", .string("publish")))
+        var status = Span.Status.unset
+        if let routed = event.routedQueues, routed.isEmpty {
+            status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
+            attributes.append(Attribute("messaging.rabbitmq.unroutable", .bool(true)))
+        } else if message.kind == .notification, message.priority?.uppercased() == "ERROR" {
+            status = .error(message.eventType ?? "error notification")
+        }
+        if emitProducer {
+            spans.append(Span(
+                traceID: context.traceID, spanID: producerID, parentSpanID: context.parent,
+                parentIsRemote: context.parentIsRemote, traceState: context.traceState,
+                name: Self.producerName(message, target: target), kind: .producer,
+                startTime: event.time, endTime: event.time, attributes: attributes, status: status,
+                resource: sender))
+        }
+
+        publishes.insert(
+            PublishRecord(
+                traceID: context.traceID, traceState: context.traceState, strong: context.strong,
+                consumerParent: consumerParent, time: event.time),
+            for: identity, at: event.time)
+
+        if let index = causeIndex {
+            request!.handlers[index].lastActive = event.time
+        }
+        if message.isCall, let msgID = message.msgID, options.observesReplies {
+            if let replyQueue = message.replyQueue, !sender.isUnknown {
+                replyQueues.insert(sender, for: replyQueue, at: event.time)
+            }
+            let timeout = event.properties.expirationMilliseconds.map { $0 * 1_000_000 } ?? options.defaultCallTimeout
+            let call = CallRecord(
+                msgID: msgID, identity: identity, requestID: requestID, traceID: context.traceID,
+                traceState: context.traceState, clientParent: context.parent,
+                clientParentIsRemote: context.parentIsRemote, caller: sender, start: event.time,
+                deadline: event.time + timeout,
+                monitorInterval: message.monitorTimeout.map { Int64($0 * 1e9) },
+                lastProgress: event.time, name: "\(Self.producerName(message, target: target)) call",
+                attributes: callAttributes(message, event: event, identity: identity))
+            calls.insert(call, for: msgID, at: event.time)
+            nextDeadline = min(nextDeadline, call.clientDeadline)
+            if let index = causeIndex {
+                request!.handlers[index].blockedOn.insert(msgID)
+            }
+        }
+        if let requestID {
+            if request == nil { request = RequestRecord() }
+            request!.publishes += 1
+            requests.insert(request!, for: requestID, at: event.time)
+        }
+        causeIndex = nil
+    }
+
+    /// Decides who published a request or notification (the shared design notes §4, in order).
+    private mutating func attributeSender(
+        _ message: OsloMessage, event: BusEvent, target: ServiceMap.Target, destination: ServiceIdentity?,
+        request: RequestRecord?
+    ) -> ServiceIdentity {
+        let map = options.serviceMap
+        if message.kind == .notification, let publisherID = message.publisherID {
+            let sender = map.publisher(publisherID)
+            if let connection = event.connection { publisherConnections.insert(sender, for: connection, at: event.time) }
+            return sender
+        }
+        if let connection = event.connection, let known = publisherConnections[connection] { return known }
+        if message.isCall, let replyQueue = message.replyQueue, let known = replyQueues[replyQueue] { return known }
+        if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination) {
+            return handler.process
+        }
+        if (request?.publishes ?? 0) == 0, message.context.namesUser,
+            let api = map.apiService(exchange: event.exchange, topic: target.topic)
+        {
+            return ServiceIdentity(service: api)
+        }
+        return .unknown
+    }
+
+    // MARK: Delivery of a request or notification
+
+    private mutating func delivered(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
+        guard let queue = event.queue else { return }
+        if options.ignoredQueues.contains(queue) {
+            countSkipped("own_queue")
+            return
+        }
+        let identity = Self.identity(of: message, event: event)
+        let key = DeliveryKey(identity: identity, queue: queue)
+        if deliveries[key] != nil {
+            countSkipped("duplicate_delivery")
+            return
+        }
+        deliveries.insert((), for: key, at: event.time)
+
+        let receiver = receiverOf(queue: queue, connection: event.connection, at: event.time)
+        let published = publishes[identity]
+        let context = published.map {
+            TraceContext(traceID: $0.traceID, parent: $0.consumerParent, parentIsRemote: true, traceState: $0.traceState,
+                         strong: $0.strong, fromSender: false)
+        } ?? traceContext(of: message, event: event, identity: identity, cause: nil)
+        let parent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
+        let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue)
+
+        var attributes = commonAttributes(message, event: event, identity: identity)
+        attributes.append(Attribute("messaging.operation.type", .string("receive")))
+        attributes.append(Attribute("messaging.operation.name", .string("deliver")))
+        attributes.append(Attribute("messaging.destination.subscription.name", .string(queue)))
+        if published == nil {
+            // The publish was not seen (hypervisor role, or before we started): no queue wait to show.
+            attributes.append(Attribute("trace_bridge.queue_wait_known", .bool(false)))
+        }
+        if event.redelivered { attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true))) }
+        if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
+        spans.append(Span(
+            traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
+            traceState: context.traceState, name: "\(Self.operationName(message)) receive", kind: .consumer,
+            startTime: published?.time ?? event.time, endTime: event.time, attributes: attributes,
+            resource: receiver))
+
+        // The delivery opens a handler of the receiving service; a call's handler is its SERVER span.
+        var handlerSpan = consumerID
+        if message.isCall, let msgID = message.msgID, var call = calls[msgID], call.server == nil {
+            let serverID = SpanIDScheme.spanID(role: .process, identity: identity, queue: queue)
+            call.server = ServerSide(
+                queue: queue, callee: receiver, deliveredAt: event.time, consumerSpanID: consumerID, spanID: serverID)
+            calls[msgID] = call
+            handlerSpan = serverID
+        }
+        guard let requestID = message.context.requestID else { return }
+        var request = requests[requestID] ?? RequestRecord()
+        request.handlers.append(Handler(
+            process: receiver, spanID: handlerSpan, traceID: context.traceID, traceState: context.traceState,
+            strong: context.strong, openedAt: event.time, lastActive: event.time,
+            callMsgID: message.isCall ? message.msgID : nil))
+        if request.handlers.count > RequestRecord.maximumHandlers {
+            request.handlers.removeFirst(request.handlers.count - RequestRecord.maximumHandlers)
+            counters.evictions["handlers", default: 0] += 1
+        }
+        requests.insert(request, for: requestID, at: event.time)
+    }
+
+    /// The owner of a queue: the caller behind a reply queue, else the service map, with the host from the
+    /// queue name (`<topic>.<server>`) or from the consumer's connection, once learned.
+    private mutating func receiverOf(queue: String, connection: String?, at time: Int64) -> ServiceIdentity {
+        let map = options.serviceMap
+        let target = map.target(ofQueue: queue)
+        if target.isReplyQueue { return replyQueues[queue] ?? .unknown }
+        guard var owner = map.service(of: target) else { return .unknown }
+        if let connection {
+            if owner.host != nil, !(map.topics[target.topic]?.isNotificationTopic ?? false) {
+                // One oslo.messaging RPC listener connection consumes `<topic>`, `<topic>.<server>` and the fanout
+                // queue of one process: learn it from the queue that names the server.
+                consumerConnections.insert(owner, for: connection, at: time)
+            } else if let known = consumerConnections[connection], known.service == owner.service {
+                owner.host = known.host
+            }
+        }
+        return owner
+    }
+
+    // MARK: Replies
+
+    private mutating func replyPublished(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
+        guard options.observesReplies else { return }
+        guard let msgID = message.msgID, var call = calls[msgID] else {
+            countSkipped("reply_to_unknown_call")
+            return
+        }
+        if message.isHeartbeat {
+            call.lastProgress = event.time
+            calls[msgID] = call
+            nextDeadline = min(nextDeadline, call.clientDeadline)
+            return
+        }
+        guard call.replyPublishedAt == nil else {
+            countSkipped("duplicate_reply")
+            return
+        }
+        call.replyPublishedAt = event.time
+        call.failure = message.failure
+        if let server = call.server {
+            if let connection = event.connection, !server.callee.isUnknown {
+                publisherConnections.insert(server.callee, for: connection, at: event.time)
+            }
+            var attributes = call.attributes
+            attributes.append(Attribute("messaging.operation.type", .string("process")))
+            spans.append(Span(
+                traceID: call.traceID, spanID: server.spanID, parentSpanID: server.consumerSpanID,
+                parentIsRemote: false, traceState: call.traceState, name: "\(call.method) process", kind: .server,
+                startTime: server.deliveredAt, endTime: event.time, attributes: attributes,
+                events: failureEvents(message.failure, at: event.time),
+                status: message.failure.map { .error(Self.statusMessage($0)) } ?? .unset, resource: server.callee))
+            if let requestID = call.requestID, var request = requests[requestID] {
+                request.close(handlerSpan: server.spanID)
+                requests[requestID] = request
+            }
+        }
+        calls[msgID] = call
+    }
+
+    private mutating func replyDelivered(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
+        guard options.observesReplies else { return }
+        guard let msgID = message.msgID, var call = calls[msgID] else {
+            countSkipped("reply_to_unknown_call")
+            return
+        }
+        if message.isHeartbeat {
+            call.lastProgress = event.time
+            calls[msgID] = call
+            return
+        }
+        if call.clientClosed {
+            countSkipped(call.timedOut ? "reply_after_timeout" : "duplicate_reply")
+            return
+        }
+        if call.failure == nil { call.failure = message.failure }
+        spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false))
+        if call.server == nil || call.replyPublishedAt != nil {
+            calls.removeValue(for: msgID)
+        } else {
+            calls[msgID] = call
+        }
+    }
+
+    /// Closes a call's CLIENT span and unblocks the handler that sent it.
+    private mutating func closeClient(_ call: inout CallRecord, at end: Int64, timedOut: Bool) -> [Span] {
+        call.clientClosed = true
+        call.timedOut = timedOut
+        if let requestID = call.requestID, var request = requests[requestID] {
+            request.unblock(msgID: call.msgID)
+            requests[requestID] = request
+        }
+        var attributes = call.attributes
+        var events: [Span.Event] = []
+        let status: Span.Status
+        if timedOut {
+            counters.timeouts += 1
+            status = .error("timeout")
+            attributes.append(Attribute("error.type", .string("timeout")))
+            events = [Span.Event(
+                name: "exception", time: end,
+                attributes: [
+                    Attribute("exception.type", .string("oslo_messaging.exceptions.MessagingTimeout")),
+                    Attribute("exception.message", .string("no reply within the call timeout")),
+                ])]
+        } else if let failure = call.failure {
+            status = .error(Self.statusMessage(failure))
+            attributes.append(Attribute("error.type", .string(failure.qualifiedName)))
+            events = failureEvents(failure, at: end)
+        } else {
+            status = .unset
+        }
+        return [Span(
+            traceID: call.traceID, spanID: SpanIDScheme.spanID(role: .call, identity: call.identity),
+            parentSpanID: call.clientParent, parentIsRemote: call.clientParentIsRemote, traceState: call.traceState,
+            name: call.name, kind: .client, startTime: call.start, endTime: end, attributes: attributes,
+            events: events, status: status, resource: call.caller)]
+    }
+
+    private func failureEvents(_ failure: RemoteFailure?, at time: Int64) -> [Span.Event] {
+        guard let failure else { return [] }
+        return [Span.Event(
+            name: "exception", time: time,
+            attributes: [
+                Attribute("exception.type", .string(failure.qualifiedName)),
+                Attribute("exception.message", .string(failure.message)),
+            ])]
+    }
+
+    private static func statusMessage(_ failure: RemoteFailure) -> String {
+        "\(failure.className): \(failure.message)"
+    }
+
+    // MARK: Bounds
+
+    private mutating func evict(now: Int64, into spans: inout [Span]) {
+        func count(_ table: String, _ number: Int) {
+            if number > 0 { counters.evictions[table, default: 0] += number }
+        }
+        count("publishes", publishes.evict(now: now).count)
+        count("requests", requests.evict(now: now).count)
+        count("deliveries", deliveries.evict(now: now).count)
+        count("connections", publisherConnections.evict(now: now).count + consumerConnections.evict(now: now).count)
+        count("reply_queues", replyQueues.evict(now: now).count)
+        let evictedCalls = calls.evict(now: now)
+        count("calls", evictedCalls.count)
+        for (_, var call) in evictedCalls where !call.clientClosed {
+            spans.append(contentsOf: closeClient(&call, at: min(call.clientDeadline, now), timedOut: true))
+        }
+    }
+}
+
+// MARK: - Trace identity
+
+extension SpanSynthesizer {
+    /// The trace a message belongs to and the parent of our first span for it (the shared design notes §3).
+    struct TraceContext {
+        var traceID: TraceID
+        var parent: SpanID?
+        var parentIsRemote: Bool
+        var traceState: String?
+        /// True when the trace came from a traceparent or trace_info (its own or inherited): it is inherited by
+        /// messages caused by this one.
+        var strong: Bool
+        /// True when the message itself carries the sender's trace context.
+        var fromSender: Bool
+    }
+
+    /// Applies the trace identity rules, first match wins: own traceparent (context key, else AMQP header), own
+    /// osprofiler trace_info, an inferred cause's strong trace, `global_request_id`, `request_id`, a hash of the
+    /// message identity.
+    func traceContext(of message: OsloMessage, event: BusEvent, identity: String, cause: Handler?) -> TraceContext {
+        if let (traceParent, traceState) = Self.senderTraceParent(message, event: event) {
+            return TraceContext(
+                traceID: traceParent.traceID, parent: traceParent.parentID, parentIsRemote: true,
+                traceState: traceState, strong: true, fromSender: true)
+        }
+        if let info = message.context.traceInfo {
+            return TraceContext(
+                traceID: info.baseID, parent: info.parentSpanID, parentIsRemote: true, traceState: nil, strong: true,
+                fromSender: true)
+        }
+        if let cause {
+            return TraceContext(
+                traceID: cause.traceID, parent: cause.spanID, parentIsRemote: false, traceState: cause.traceState,
+                strong: cause.strong, fromSender: false)
+        }
+        let requestTrace = message.context.globalRequestID.flatMap { TraceID(uuid: $0) }
+            ?? message.context.requestID.flatMap { TraceID(uuid: $0) }
+        return TraceContext(
+            traceID: requestTrace ?? SpanIDScheme.traceID(identity: identity), parent: nil, parentIsRemote: false,
+            traceState: nil, strong: false, fromSender: false)
+    }
+
+    /// The sender's W3C context: `_context_traceparent` (oslo.messaging tracing), else the AMQP `traceparent` header.
+    static func senderTraceParent(_ message: OsloMessage, event: BusEvent) -> (TraceParent, String?)? {
+        if let traceParent = message.context.traceParent { return (traceParent, message.context.traceState) }
+        guard let headers = event.properties.headers, let text = headers["traceparent"]?.stringValue,
+            let traceParent = TraceParent(text)
+        else { return nil }
+        let state = headers["tracestate"]?.stringValue.flatMap { TraceState.isValid($0) ? $0 : nil }
+        return (traceParent, state)
+    }
+
+    /// The parent of every consumer span of a message, derived from the message alone so that an agent that did
+    /// not see the publish (hypervisor role) agrees: our PRODUCER span, or the sender's own span when we do not
+    /// emit a PRODUCER beside it.
+    static func consumerParent(of message: OsloMessage, event: BusEvent, identity: String, options: SynthesisOptions)
+        -> SpanID
+    {
+        if options.senderTraced == .complement, message.context.traceParent != nil,
+            let (traceParent, _) = senderTraceParent(message, event: event)
+        {
+            return traceParent.parentID
+        }
+        return SpanIDScheme.spanID(role: .send, identity: identity)
+    }
+
+    /// `_unique_id`, else the notification's `message_id`, else a hash of exchange, routing key and body.
+    static func identity(of message: OsloMessage, event: BusEvent) -> String {
+        message.uniqueID ?? message.messageID
+            ?? SpanIDScheme.contentIdentity(exchange: event.exchange, routingKey: event.routingKey, body: event.body)
+    }
+
+    // MARK: Names and attributes
+
+    /// `<topic>.<method>` (topic only, never the server: names stay low-cardinality), or the notification's
+    /// event type.
+    static func producerName(_ message: OsloMessage, target: ServiceMap.Target) -> String {
+        switch message.kind {
+        case .notification: message.eventType ?? "notification"
+        default: "\(target.topic).\(message.method ?? "unknown")"
+        }
+    }
+
+    static func operationName(_ message: OsloMessage) -> String {
+        message.kind == .notification ? (message.eventType ?? "notification") : (message.method ?? "unknown")
+    }
+
+    static func messageKind(_ message: OsloMessage, event: BusEvent) -> String {
+        switch message.kind {
+        case .notification: "notification"
+        case .reply: "reply"
+        case .request:
+            if message.isCall { "call" } else if event.exchange.hasSuffix("_fanout") { "fanout" } else { "cast" }
+        }
+    }
+
+    /// The allow-listed attributes every span of a message shares. Nothing else of the context is ever copied.
+    func commonAttributes(_ message: OsloMessage, event: BusEvent, identity: String) -> [Attribute] {
+        var attributes: [Attribute] = [
+            Attribute("messaging.system", .string("rabbitmq")),
+            Attribute("messaging.destination.name", .string(event.exchange.isEmpty ? "amq.default" : event.exchange)),
+            Attribute("messaging.rabbitmq.destination.routing_key", .string(event.routingKey)),
+            Attribute("messaging.message.id", .string(identity)),
+            Attribute("messaging.message.body.size", .int(Int64(event.body.count))),
+            Attribute("openstack.message.kind", .string(Self.messageKind(message, event: event))),
+        ]
+        if let msgID = message.msgID {
+            attributes.append(Attribute("messaging.message.conversation_id", .string(msgID)))
+        }
+        if message.kind == .request {
+            attributes.append(Attribute("rpc.system", .string("oslo_messaging")))
+            let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
+            attributes.append(Attribute("rpc.service", .string(message.namespace ?? target.topic)))
+            if let method = message.method { attributes.append(Attribute("rpc.method", .string(method))) }
+            if let version = message.version { attributes.append(Attribute("openstack.rpc.version", .string(version))) }
+        }
+        if message.kind == .notification {
+            if let eventType = message.eventType {
+                attributes.append(Attribute("openstack.notification.event_type", .string(eventType)))
+            }
+            if let priority = message.priority {
+                attributes.append(Attribute("openstack.notification.priority", .string(priority)))
+            }
+            if let publisher = message.publisherID {
+                attributes.append(Attribute("openstack.notification.publisher_id", .string(publisher)))
+            }
+        }
+        let context = message.context
+        if let value = context.requestID { attributes.append(Attribute("openstack.request_id", .string(value))) }
+        if let value = context.globalRequestID {
+            attributes.append(Attribute("openstack.global_request_id", .string(value)))
+        }
+        if let value = context.projectID { attributes.append(Attribute("openstack.project_id", .string(value))) }
+        if let value = context.userID { attributes.append(Attribute("openstack.user_id", .string(value))) }
+        return attributes
+    }
+
+    func callAttributes(_ message: OsloMessage, event: BusEvent, identity: String) -> [Attribute] {
+        var attributes = commonAttributes(message, event: event, identity: identity)
+        if let expiration = event.properties.expirationMilliseconds {
+            attributes.append(Attribute("openstack.rpc.timeout_ms", .int(expiration)))
+        }
+        return attributes
+    }
+}
+
+// MARK: - Correlation records
+
+extension SpanSynthesizer {
+    struct PublishRecord {
+        var traceID: TraceID
+        var traceState: String?
+        var strong: Bool
+        var consumerParent: SpanID
+        var time: Int64
+    }
+
+    struct DeliveryKey: Hashable {
+        var identity: String
+        var queue: String
+    }
+
+    struct ServerSide {
+        var queue: String
+        var callee: ServiceIdentity
+        var deliveredAt: Int64
+        var consumerSpanID: SpanID
+        var spanID: SpanID
+    }
+
+    struct CallRecord {
+        var msgID: String
+        var identity: String
+        var requestID: String?
+        var traceID: TraceID
+        var traceState: String?
+        var clientParent: SpanID?
+        var clientParentIsRemote: Bool
+        var caller: ServiceIdentity
+        var start: Int64
+        /// Publish time + the call timeout (`expiration`, ms).
+        var deadline: Int64
+        /// The call-monitor interval (`_timeout`, s): no heartbeat or reply for this long is a timeout too.
+        var monitorInterval: Int64?
+        var lastProgress: Int64
+        var name: String
+        var attributes: [Attribute]
+        var server: ServerSide?
+        var replyPublishedAt: Int64?
+        var failure: RemoteFailure?
+        var clientClosed = false
+        var timedOut = false
+
+        var method: String {
+            if case .string(let method)? = attributes.first(where: { $0.key == "rpc.method" })?.value { return method }
+            return "unknown"
+        }
+
+        var clientDeadline: Int64 {
+            guard let monitorInterval else { return deadline }
+            return min(deadline, lastProgress + monitorInterval)
+        }
+    }
+
+    /// A delivery of request R to a service: it is working on R until it replies (calls) or forever (casts).
+    struct Handler {
+        var process: ServiceIdentity
+        /// The span its publishes are parented on: the CONSUMER span of a cast, the SERVER span of a call.
+        var spanID: SpanID
+        var traceID: TraceID
+        var traceState: String?
+        var strong: Bool
+        var openedAt: Int64
+        var lastActive: Int64
+        var callMsgID: String?
+        var open = true
+        /// Calls it sent and still waits for: a blocked handler publishes nothing.
+        var blockedOn: Set<String> = []
+
+        init(
+            process: ServiceIdentity, spanID: SpanID, traceID: TraceID, traceState: String?, strong: Bool,
+            openedAt: Int64, lastActive: Int64, callMsgID: String?
+        ) {
+            self.process = process
+            self.spanID = spanID
+            self.traceID = traceID
+            self.traceState = traceState
+            self.strong = strong
+            self.openedAt = openedAt
+            self.lastActive = lastActive
+            self.callMsgID = callMsgID
+        }
+    }
+
+    struct RequestRecord {
+        static let maximumHandlers = 256
+
+        var handlers: [Handler] = []
+        var publishes = 0
+
+        /// The latest delivery of this request to `sender` (open and unblocked first): the cause of its publish.
+        func causeIndex(for sender: ServiceIdentity) -> Int? {
+            var best: Int?
+            var bestRank = (-1, Int64.min)
+            for (index, handler) in handlers.enumerated() where handler.process.mayBe(sender) {
+                let rank = ((handler.open ? 1 : 0) + (handler.blockedOn.isEmpty ? 1 : 0), handler.openedAt)
+                if rank > bestRank {
+                    best = index
+                    bestRank = rank
+                }
+            }
+            return best
+        }
+
+        /// The open, unblocked handler that acted last, never one of the destination itself (no self-RPC).
+        func mostRecentlyActiveOpenHandler(excluding destination: ServiceIdentity?) -> Handler? {
+            handlers.filter { handler in
+                handler.open && handler.blockedOn.isEmpty
+                    && !(destination.map { handler.process.mayBe($0) } ?? false)
+            }.max { $0.lastActive < $1.lastActive }
+        }
+
+        mutating func close(handlerSpan: SpanID) {
+            for index in handlers.indices where handlers[index].spanID == handlerSpan { handlers[index].open = false }
+        }
+
+        mutating func unblock(msgID: String) {
+            for index in handlers.indices { handlers[index].blockedOn.remove(msgID) }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// How the synthesizer attributes, links and bounds; every default is the documented one (docs/synthesis.md).
+public struct SynthesisOptions: Sendable, Equatable {
+    /// What to do when a message carries its sender's own W3C trace context (oslo.messaging tracing is on).
+    public enum SenderTracedPolicy: String, Sendable, CaseIterable {
+        /// Emit only what the sender cannot see: queue wait (CONSUMER), call round trips (CLIENT) and server
+        /// processing (SERVER), parented on the sender's spans; no PRODUCER of ours beside the sender's own.
+        case complement
+        /// Emit the full set anyway; our PRODUCER becomes a child of the sender's.
+        case full
+    }
+
+    public var serviceMap: ServiceMap
+    public var senderTraced: SenderTracedPolicy
+    /// The call timeout when a call carries no `expiration` property (oslo.messaging's rpc_response_timeout).
+    public var defaultCallTimeout: Int64
+    /// Bounds of the correlation state: entries per table, and their maximum age.
+    public var correlationCapacity: Int
+    public var correlationMaximumAge: Int64
+    /// Queues of our own (a tap's shadow queues): their deliveries in the firehose are ignored.
+    public var ignoredQueues: Set<String>
+    /// False when the source cannot see replies (tap mode): no CLIENT/SERVER spans and no invented timeouts.
+    public var observesReplies: Bool
+
+    public init(
+        serviceMap: ServiceMap = .openStackDefaults,
+        senderTraced: SenderTracedPolicy = .complement,
+        defaultCallTimeout: Int64 = 60 * 1_000_000_000,
+        correlationCapacity: Int = 100_000,
+        correlationMaximumAge: Int64 = 15 * 60 * 1_000_000_000,
+        ignoredQueues: Set<String> = [],
+        observesReplies: Bool = true
+    ) {
+        self.serviceMap = serviceMap
+        self.senderTraced = senderTraced
+        self.defaultCallTimeout = defaultCallTimeout
+        self.correlationCapacity = correlationCapacity
+        self.correlationMaximumAge = correlationMaximumAge
+        self.ignoredQueues = ignoredQueues
+        self.observesReplies = observesReplies
+    }
+}
+
+/// What the synthesizer did, for the summary and the metrics endpoint. Keys of the dictionaries are stable labels.
+public struct SynthesisCounters: Sendable, Equatable {
+    public var spansByKind: [String: Int] = [:]
+    /// Events that produced no span, by reason (`duplicate_delivery`, `reply_to_unknown_call`, `own_queue`, ...).
+    public var skipped: [String: Int] = [:]
+    /// Correlation entries dropped for size or age, by table.
+    public var evictions: [String: Int] = [:]
+    /// Calls closed as timed out.
+    public var timeouts = 0
+    /// Trace-context fields dropped while the message was kept (`_context_traceparent:invalid`, ...).
+    public var rejectedContextFields: [String: Int] = [:]
+
+    public init() {}
+
+    public var spans: Int { spansByKind.values.reduce(0, +) }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import TraceCore
+
+/// How synthesized spans are written when not exported to a collector.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    /// One indented waterfall per trace, for people.
+    case tree
+    /// OTLP/JSON, one ExportTraceServiceRequest per line (the Collector file exporter's format).
+    case otlpJSON = "otlp-json"
+    /// One binary OTLP ExportTraceServiceRequest (protobuf) holding every span.
+    case otlpProto = "otlp-proto"
+}
+
+/// Writes spans in one format to a file or standard output.
+final class SpanWriter {
+    private let format: OutputFormat
+    private let handle: FileHandle
+    private let colour: Bool
+    private let extraResourceAttributes: [Attribute]
+    private var buffered: [Span] = []
+    /// OTLP/JSON lines are flushed in batches of this many spans (the Collector batch processor's default).
+    private let batchSize = 1024
+
+    init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute]) throws {
+        self.format = format
+        self.extraResourceAttributes = extraResourceAttributes
+        if let path, path != "-" {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw ValidationError("cannot create output file \(path): check the directory exists and is writable")
+            }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            self.colour = colour == .always
+        } else {
+            handle = FileHandle.standardOutput
+            self.colour = colour.enabled(forTerminal: isatty(STDOUT_FILENO) != 0)
+        }
+    }
+
+    func write(_ spans: [Span]) {
+        buffered.append(contentsOf: spans)
+        if format == .otlpJSON, buffered.count >= batchSize { flushJSON() }
+    }
+
+    func finish() throws {
+        switch format {
+        case .tree:
+            handle.write(Data(TraceTreeRenderer(colour: colour).render(buffered).utf8))
+        case .otlpJSON:
+            flushJSON()
+        case .otlpProto:
+            let request = ExportTraceServiceRequest(spans: buffered, extraResourceAttributes: extraResourceAttributes)
+            handle.write(try request.serializedBytes() as Data)
+        }
+        buffered.removeAll()
+        if handle !== FileHandle.standardOutput { try handle.close() }
+    }
+
+    private func flushJSON() {
+        guard !buffered.isEmpty else { return }
+        var line = OTLPJSONEncoder.encode(buffered, extraResourceAttributes: extraResourceAttributes)
+        line.append(0x0A)
+        handle.write(Data(line))
+        buffered.removeAll(keepingCapacity: true)
+    }
+}
+
+enum ColourChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+
+    func enabled(forTerminal isTerminal: Bool) -> Bool {
+        switch self {
+        case .always: true
+        case .never: false
+        case .auto: isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import TraceCore
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay captured bus traffic (fixture JSONL) into traces.",
+        discussion: """
+            Reads captures in the fixture format (one JSON object per line: firehose or tap messages with their \
+            AMQP headers and base64 bodies; see fixtures/README.md), runs them through the same decoding and \
+            synthesis as the live agent, using each line's captured_at as the event time, and writes the spans.
+
+            Examples:
+              trace-bridge replay fixtures/a_boot.jsonl
+              trace-bridge replay fixtures/e_otel.jsonl --format otlp-json --output e_otel.otlp.jsonl
+              trace-bridge replay fixtures/d_notify.jsonl --service-map notifications=nova-notify-listener \\
+                  --service-map versioned_notifications=nova-notify-listener
+
+            A line that is not valid JSON or lacks routing_key, captured_at or body_b64 is reported with its line \
+            number and skipped (--strict stops instead). Messages that are not oslo.messaging are counted and \
+            skipped. A summary goes to standard error.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Capture files in the fixture format; '-' reads standard input.", valueName: "file"))
+    var files: [String]
+
+    @Option(name: .shortAndLong, help: "Output format: tree (for people), otlp-json (one OTLP request per line), otlp-proto (binary OTLP).")
+    var format: OutputFormat = .tree
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write spans here instead of standard output.", valueName: "path"))
+    var output: String?
+
+    @Flag(help: "Stop at the first bad line (exit code 65) instead of skipping it.")
+    var strict = false
+
+    @Option(help: "Colour the tree: auto (on a terminal, unless NO_COLOR is set), always, never.")
+    var color: ColourChoice = .auto
+
+    @Flag(name: .shortAndLong, help: "Print only the spans, no summary on standard error.")
+    var quiet = false
+
+    @OptionGroup(title: "Synthesis")
+    var synthesis: SynthesisFlags
+
+    func run() throws {
+        var pipeline = EventPipeline(options: try synthesis.options())
+        let writer = try SpanWriter(
+            format: format, path: output, colour: color, extraResourceAttributes: try synthesis.extraResourceAttributes())
+        var traceIDs = Set<TraceID>()
+        var spanCount = 0
+        func emit(_ spans: [Span]) {
+            spanCount += spans.count
+            for span in spans { traceIDs.insert(span.traceID) }
+            writer.write(spans)
+        }
+        for file in files {
+            let reader = try ChunkedFileReader(path: file)
+            var splitter = LineSplitter()
+            var failure: ExitCode?
+            let handle: ([UInt8], Int) -> Void = { line, number in
+                guard failure == nil else { return }
+                let before = pipeline.stats.skipped
+                emit(pipeline.process(line: line, number: number))
+                if strict, pipeline.stats.skipped != before {
+                    let reason = pipeline.stats.skipped.first { before[$0.key] != $0.value }!.key
+                    printError("trace-bridge: \(file): \(pipeline.stats.firstExample[reason] ?? reason) (--strict)")
+                    failure = ExitCode(65)
+                }
+            }
+            while let chunk = try reader.next() {
+                splitter.feed(chunk, handle)
+                if let failure { throw failure }
+            }
+            splitter.finish(handle)
+            if let failure { throw failure }
+        }
+        emit(pipeline.finish())
+        try writer.finish()
+        if !quiet { printSummary(pipeline, spans: spanCount, traces: traceIDs.count) }
+    }
+
+    private func printSummary(_ pipeline: EventPipeline, spans: Int, traces: Int) {
+        let stats = pipeline.stats
+        let counters = pipeline.synthesizer.counters
+        let events = stats.events.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        printError("replay: \(stats.messages) messages (\(events)), \(spans) spans in \(traces) traces")
+        let kinds = counters.spansByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        if !kinds.isEmpty { printError("  spans by kind: \(kinds)") }
+        if counters.timeouts > 0 { printError("  calls timed out: \(counters.timeouts)") }
+        for (reason, count) in stats.skipped.sorted(by: { $0.key < $1.key }) {
+            printError("  skipped \(count) × \(reason) (first: \(stats.firstExample[reason] ?? "-"))")
+        }
+        for (reason, count) in counters.skipped.sorted(by: { $0.key < $1.key }) {
+            printError("  ignored \(count) × \(reason)")
+        }
+        for (field, count) in counters.rejectedContextFields.sorted(by: { $0.key < $1.key }) {
+            printError("  dropped \(count) × \(field) (message kept)")
+        }
+        for (table, count) in counters.evictions.sorted(by: { $0.key < $1.key }) {
+            printError("  evicted \(count) × \(table) correlation entries")
+        }
+    }
+}
+
+/// Reads a file (or standard input for "-") in 1 MiB chunks, so captures of any size replay in bounded memory.
+final class ChunkedFileReader {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        if path == "-" {
+            handle = FileHandle.standardInput
+            return
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("no such capture file: \(path) (try fixtures/a_boot.jsonl)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ValidationError("cannot read \(path): check its permissions")
+        }
+        self.handle = handle
+    }
+
+    func next() throws -> Data? {
+        let data = try handle.read(upToCount: 1 << 20)
+        guard let data, !data.isEmpty else { return nil }
+        return data
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import TraceCore
+
+/// Flags that shape span synthesis, shared by every command that synthesizes (replay now, run later).
+struct SynthesisFlags: ParsableArguments {
+    @Option(
+        name: .customLong("service-map"),
+        help: ArgumentHelp(
+            "Attribute an RPC topic or notification topic to a service, as TOPIC=SERVICE (repeatable).",
+            discussion: "Example: --service-map notifications=ceilometer-agent-notification. Defaults cover nova, cinder, neutron, heat, manila and octavia; unknown topics are attributed to 'unknown'.",
+            valueName: "topic=service"))
+    var serviceMap: [String] = []
+
+    @Option(
+        name: .customLong("sender-traced"),
+        help: ArgumentHelp(
+            "When a message carries its sender's own traceparent: 'complement' emits only what the sender cannot see (queue wait, round trips, server time); 'full' also emits our PRODUCER span.",
+            valueName: "policy"))
+    var senderTraced: SynthesisOptions.SenderTracedPolicy = .complement
+
+    @Option(
+        name: .customLong("resource-attribute"),
+        help: ArgumentHelp(
+            "Add a resource attribute to every span, as KEY=VALUE (repeatable), e.g. --resource-attribute cluster=region-1.",
+            valueName: "key=value"))
+    var resourceAttributes: [String] = []
+
+    func options() throws -> SynthesisOptions {
+        var options = SynthesisOptions(senderTraced: senderTraced)
+        for pair in serviceMap {
+            let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")
+            let existing = options.serviceMap.topics[topic]
+            options.serviceMap.topics[topic] = ServiceMap.Entry(
+                service: service, apiService: existing?.apiService,
+                isNotificationTopic: existing?.isNotificationTopic ?? false)
+        }
+        return options
+    }
+
+    func extraResourceAttributes() throws -> [Attribute] {
+        try resourceAttributes.map { pair in
+            let (key, value) = try split(pair, flag: "--resource-attribute", example: "cluster=region-1")
+            return Attribute(key, .string(value))
+        }
+    }
+
+    private func split(_ pair: String, flag: String, example: String) throws -> (String, String) {
+        guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex, pair.index(after: equals) != pair.endIndex
+        else {
+            throw ValidationError("\(flag) \"\(pair)\" is not KEY=VALUE; for example \(flag) \(example)")
+        }
+        return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+    }
+}
+
+extension SynthesisOptions.SenderTracedPolicy: ExpressibleByArgument {}

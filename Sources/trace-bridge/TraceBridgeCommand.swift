@@ -1,0 +1,23 @@
+import ArgumentParser
+import RabbitMQ
+import TraceCore
+
+@main
+struct TraceBridgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace-bridge",
+        abstract: "Turn OpenStack's RabbitMQ (oslo.messaging) traffic into linked OpenTelemetry traces.",
+        discussion: """
+            trace-bridge reads what crosses the bus between OpenStack services (casts, calls and replies, fanouts, \
+            notifications), recovers who sent what on behalf of which request, and emits OpenTelemetry spans that \
+            link nova-api to nova-compute in one trace.
+
+            Start with a shipped capture, no broker needed:
+              trace-bridge replay fixtures/a_boot.jsonl
+
+            Docs: README.md (quick start, operations), docs/synthesis.md (how spans are derived).
+            """,
+        version: "\(TraceBridgeScope.version) (librabbitmq \(RabbitMQLibrary.version))",
+        subcommands: [ReplayCommand.self]
+    )
+}
