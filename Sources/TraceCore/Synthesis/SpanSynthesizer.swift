@@ -258,7 +258,8 @@ public struct SpanSynthesizer {
         if message.isCall, let msgID = message.msgID, var call = calls[msgID], call.server == nil {
             let serverID = SpanIDScheme.spanID(role: .process, identity: identity, queue: queue)
             call.server = ServerSide(
-                queue: queue, callee: receiver, deliveredAt: event.time, consumerSpanID: consumerID, spanID: serverID)
+                queue: queue, callee: receiver, deliveredAt: event.time, consumerSpanID: consumerID, spanID: serverID,
+                deliveryConnection: event.connection)
             calls[msgID] = call
             handlerSpan = serverID
         }
@@ -267,7 +268,7 @@ public struct SpanSynthesizer {
         request.handlers.append(Handler(
             process: receiver, spanID: handlerSpan, traceID: context.traceID, traceState: context.traceState,
             strong: context.strong, openedAt: event.time, lastActive: event.time,
-            callMsgID: message.isCall ? message.msgID : nil))
+            callMsgID: message.isCall ? message.msgID : nil, isNotification: message.kind == .notification))
         if request.handlers.count > RequestRecord.maximumHandlers {
             request.handlers.removeFirst(request.handlers.count - RequestRecord.maximumHandlers)
             counters.evictions["handlers", default: 0] += 1
@@ -314,9 +315,19 @@ public struct SpanSynthesizer {
         }
         call.replyPublishedAt = event.time
         call.failure = message.failure
-        if let server = call.server {
+        if var server = call.server {
             if let connection = event.connection, !server.callee.isUnknown {
-                publisherConnections.insert(server.callee, for: connection, at: event.time)
+                if server.callee.host == nil, let known = publisherConnections[connection], known.mayBe(server.callee) {
+                    // The callee's publishing connection is known from its notifications: now its host is too, and
+                    // so is the host behind the listener connection the call was delivered on.
+                    server.callee = known
+                    call.server = server
+                    if let listener = server.deliveryConnection {
+                        consumerConnections.insert(known, for: listener, at: event.time)
+                    }
+                } else {
+                    publisherConnections.insert(server.callee, for: connection, at: event.time)
+                }
             }
             var attributes = call.attributes
             attributes.append(Attribute("messaging.operation.type", .string("process")))
@@ -594,6 +605,7 @@ extension SpanSynthesizer {
         var deliveredAt: Int64
         var consumerSpanID: SpanID
         var spanID: SpanID
+        var deliveryConnection: String?
     }
 
     struct CallRecord {
@@ -641,14 +653,18 @@ extension SpanSynthesizer {
         var openedAt: Int64
         var lastActive: Int64
         var callMsgID: String?
+        /// A notification consumer may be the cause of what it publishes, but it is never inferred as the sender
+        /// of an RPC request: listeners are not RPC handlers.
+        var isNotification: Bool
         var open = true
         /// Calls it sent and still waits for: a blocked handler publishes nothing.
         var blockedOn: Set<String> = []
 
         init(
             process: ServiceIdentity, spanID: SpanID, traceID: TraceID, traceState: String?, strong: Bool,
-            openedAt: Int64, lastActive: Int64, callMsgID: String?
+            openedAt: Int64, lastActive: Int64, callMsgID: String?, isNotification: Bool
         ) {
+            self.isNotification = isNotification
             self.process = process
             self.spanID = spanID
             self.traceID = traceID
@@ -683,7 +699,7 @@ extension SpanSynthesizer {
         /// The open, unblocked handler that acted last, never one of the destination itself (no self-RPC).
         func mostRecentlyActiveOpenHandler(excluding destination: ServiceIdentity?) -> Handler? {
             handlers.filter { handler in
-                handler.open && handler.blockedOn.isEmpty
+                handler.open && handler.blockedOn.isEmpty && !handler.isNotification
                     && !(destination.map { handler.process.mayBe($0) } ?? false)
             }.max { $0.lastActive < $1.lastActive }
         }

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Private RabbitMQ node for trace-bridge's live tests.
+#
+#   tools/broker.sh install|start|stop|restart|status
+#
+# The node never shares anything with a system-wide RabbitMQ: its own node
+# name, data/log dir, Erlang cookie, AMQP port, distribution port and even its
+# own epmd port, all bound to 127.0.0.1 only.
+#
+# Environment (all optional):
+#   TB_BROKER_DIR      base dir for data, logs, cookie   (default: $PWD/.broker)
+#   TB_AMQP_PORT       AMQP listener                      (default: 5682)
+#   TB_DIST_PORT       Erlang distribution port           (default: AMQP + 20000)
+#   TB_EPMD_PORT       private epmd port                  (default: 4379)
+#   TB_START_TIMEOUT   seconds to wait for startup/stop   (default: 60)
+set -euo pipefail
+
+NODE=trace-bridge-test@localhost
+BASE=${TB_BROKER_DIR:-$PWD/.broker}
+AMQP_PORT=${TB_AMQP_PORT:-5682}
+DIST_PORT=${TB_DIST_PORT:-$((AMQP_PORT + 20000))}
+EPMD_PORT=${TB_EPMD_PORT:-4379}
+TIMEOUT=${TB_START_TIMEOUT:-60}
+URL="amqp://guest:guest@127.0.0.1:${AMQP_PORT}/"
+
+# Debian's /usr/sbin/rabbitmq* wrappers `su rabbitmq` when run as root, which
+# would switch HOME (and so the cookie) to /var/lib/rabbitmq. Call the real
+# scripts instead.
+RMQ_BIN=/usr/lib/rabbitmq/bin
+
+log() { echo "broker: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# Everything RabbitMQ and the Erlang runtime read, pointed into $BASE.
+broker_env() {
+    mkdir -p "$BASE/mnesia" "$BASE/log"
+    BASE=$(cd "$BASE" && pwd)   # RabbitMQ wants absolute paths
+    export HOME=$BASE           # => private $HOME/.erlang.cookie for node and CLI
+    export RABBITMQ_NODENAME=$NODE
+    export RABBITMQ_CONF_ENV_FILE=$BASE/rabbitmq-env.conf   # not /etc/rabbitmq/...
+    export RABBITMQ_CONFIG_FILE=$BASE/rabbitmq.conf
+    export RABBITMQ_ADVANCED_CONFIG_FILE=$BASE/advanced.config
+    export RABBITMQ_ENABLED_PLUGINS_FILE=$BASE/enabled_plugins
+    export RABBITMQ_MNESIA_BASE=$BASE/mnesia
+    export RABBITMQ_LOG_BASE=$BASE/log
+    export RABBITMQ_PID_FILE=$BASE/node.pid
+    export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    export RABBITMQ_NODE_PORT=$AMQP_PORT
+    export RABBITMQ_DIST_PORT=$DIST_PORT
+    # Distribution listener on loopback too (RABBITMQ_NODE_IP_ADDRESS is AMQP only).
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    # A private epmd: node and rabbitmqctl both read these, so names registered
+    # by any system node (port 4369) are never seen nor touched.
+    export ERL_EPMD_PORT=$EPMD_PORT
+    export ERL_EPMD_ADDRESS=127.0.0.1
+
+    [[ -f $BASE/.erlang.cookie ]] || {
+        (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F > "$BASE/.erlang.cookie")
+    }
+    chmod 400 "$BASE/.erlang.cookie"
+    : > "$BASE/rabbitmq-env.conf"
+    [[ -f $BASE/rabbitmq.conf ]] || printf 'loopback_users.guest = true\n' > "$BASE/rabbitmq.conf"
+    [[ -f $BASE/advanced.config ]] || printf '[].\n' > "$BASE/advanced.config"
+    printf '[].\n' > "$BASE/enabled_plugins"   # no management (nor any) plugin
+}
+
+ctl() { "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"; }
+
+# `ping` only needs the node to be up, not fully booted; quick and quiet.
+node_up() { timeout 15 "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" ping >/dev/null 2>&1; }
+
+beam_pid() {
+    local pid
+    pid=$(cat "$BASE/node.pid" 2>/dev/null) || return 1
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+log_tail() {
+    log "---- node log tail ($BASE/log) ----"
+    tail -n 40 "$BASE/log/$NODE.log" "$BASE/log/startup.log" 2>/dev/null >&2 || true
+}
+
+cmd_install() {
+    if [[ ! -x $RMQ_BIN/rabbitmq-server ]]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y rabbitmq-server || { apt-get update && apt-get install -y rabbitmq-server; }
+    fi
+    # The package enables and (where policy allows) starts its own node on
+    # 5672/4369. We never use it: stop it and keep it from coming back.
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now rabbitmq-server >/dev/null 2>&1 || true
+    else
+        service rabbitmq-server stop >/dev/null 2>&1 || invoke-rc.d rabbitmq-server stop >/dev/null 2>&1 || true
+        update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true
+        systemctl disable rabbitmq-server >/dev/null 2>&1 || true   # for a later boot with systemd
+    fi
+    log "installed: $(dpkg-query -W -f='${Version}' rabbitmq-server); system service stopped and disabled"
+}
+
+cmd_start() {
+    [[ -x $RMQ_BIN/rabbitmq-server ]] || die "rabbitmq-server not installed; run: $0 install"
+    broker_env
+    if node_up; then
+        log "already running ($NODE, pid $(beam_pid || echo '?'))"
+        echo "$URL"
+        return 0
+    fi
+    local p
+    for p in "$AMQP_PORT" "$DIST_PORT"; do
+        port_busy "$p" && die "port $p on 127.0.0.1 is in use by something else"
+    done
+
+    local t0=$SECONDS
+    # setsid: the node must not die with the calling shell / test runner group.
+    setsid nohup "$RMQ_BIN/rabbitmq-server" >"$BASE/log/startup.log" 2>&1 </dev/null &
+    # await_startup needs the node to be reachable first; poll ping until then.
+    until node_up; do
+        if (( SECONDS - t0 >= TIMEOUT )); then
+            log "node did not come up within ${TIMEOUT}s"; log_tail; exit 1
+        fi
+        sleep 0.5
+    done
+    if ! timeout "$TIMEOUT" "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" await_startup --timeout "$TIMEOUT" >/dev/null; then
+        log "await_startup failed"; log_tail; exit 1
+    fi
+    # The firehose is per vhost and not persistent across node restarts.
+    ctl -q trace_on -p / >/dev/null
+    log "started $NODE (pid $(beam_pid || echo '?')) in $((SECONDS - t0))s; firehose on for vhost /"
+    echo "$URL"
+}
+
+cmd_stop() {
+    [[ -x $RMQ_BIN/rabbitmqctl ]] || die "rabbitmq-server not installed"
+    broker_env
+    local pid
+    pid=$(beam_pid || true)
+    if ! node_up && [[ -z $pid ]]; then
+        log "not running"
+    else
+        # `stop <pidfile>` returns only once the beam process has exited.
+        timeout "$TIMEOUT" "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" stop "$BASE/node.pid" >/dev/null 2>&1 || true
+        pid=$(beam_pid || true)
+        if [[ -n $pid ]]; then
+            log "rabbitmqctl stop did not finish; killing beam pid $pid"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        log "stopped $NODE"
+    fi
+    # Our private epmd outlives the node; nothing else is registered on it.
+    epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
+    rm -f "$BASE/node.pid"
+}
+
+cmd_status() {
+    [[ -x $RMQ_BIN/rabbitmqctl ]] || { log "rabbitmq-server not installed"; exit 3; }
+    broker_env
+    if node_up; then
+        echo "running: $NODE pid $(beam_pid || echo '?') $URL"
+        ctl -q list_vhosts name tracing
+    else
+        echo "stopped: $NODE"
+        exit 3
+    fi
+}
+
+case "${1:-}" in
+    install) cmd_install ;;
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    restart) cmd_stop; cmd_start ;;
+    status) cmd_status ;;
+    *) echo "usage: $0 install|start|stop|restart|status" >&2; exit 2 ;;
+esac
