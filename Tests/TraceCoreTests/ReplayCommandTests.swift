@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+@testable import TraceCore
+
+/// The `trace-bridge replay` command as an operator uses it.
+@Suite("trace-bridge replay")
+struct ReplayCommandTests {
+    /// Golden waterfalls: `UPDATE_GOLDEN=1 make test` rewrites them and fails, so the diff gets reviewed.
+    @Test("the tree of every capture matches its golden file", arguments: GroundTruthTests.fixtures)
+    func goldenTree(fixture: String) throws {
+        var arguments = ["replay", Repository.fixture("\(fixture).jsonl").path, "--color", "never", "--quiet"]
+        if fixture == "d_notify" {
+            arguments += ["--service-map", "notifications=nova-notify-listener", "--service-map", "versioned_notifications=nova-notify-listener"]
+        }
+        let result = try CLI.run(arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let golden = Repository.root.appendingPathComponent("fixtures/golden/\(fixture).tree.txt")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(result.stdout.utf8).write(to: golden)
+            Issue.record("rewrote \(golden.lastPathComponent): review the diff, then run the tests without UPDATE_GOLDEN")
+            return
+        }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(result.stdout == expected, "tree of \(fixture) changed: run UPDATE_GOLDEN=1 make test and review the diff")
+    }
+
+    @Test("a_boot's tree shows the boot from nova-api to nova-compute@compute-1 with the conductor's object_action calls")
+    func bootTree() throws {
+        let result = try CLI.run(["replay", Repository.fixture("a_boot.jsonl").path, "--color", "never"])
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("trace ") }.count == 2)
+        #expect(lines.contains { $0.contains("PRODUCER conductor.schedule_and_build_instances") && $0.hasSuffix("nova-api") })
+        #expect(lines.contains { $0.contains("CONSUMER build_and_run_instance receive") && $0.contains("nova-compute@compute-1") })
+        #expect(lines.filter { $0.contains("SERVER") && $0.contains("object_action process") }.count == 6)
+        #expect(result.stderr.contains("60 messages (38 publish, 22 deliver), 60 spans in 2 traces"))
+    }
+
+    @Test("bad lines are reported once per reason with their line number and skipped; good lines still count")
+    func badLinesSkipped() throws {
+        var input = try Repository.bytes(Repository.fixture("b_failure.jsonl"))
+        let lines = input.split(separator: 0x0A, omittingEmptySubsequences: false)
+        var mixed: [UInt8] = []
+        for (index, line) in lines.enumerated() {
+            mixed += line + [0x0A]
+            if index == 2 { mixed += Array("this is not json\n{\"routing_key\": \"publish.nova\"}\n".utf8) }
+        }
+        mixed += Array(#"{"seq": 99, "captured_at": 1, "routing_key": "publish.nova", "body_b64": "aGVsbG8="}"#.utf8) + [0x0A]
+        input = mixed
+        let result = try CLI.run(["replay", "-", "--format", "otlp-json"], stdin: Data(input))
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("skipped 1 × fixture_invalid_json (first: line 4:"))
+        #expect(result.stderr.contains("skipped 1 × fixture_missing_field (first: line 5: missing_field: captured_at"))
+        #expect(result.stderr.contains("skipped 1 × oslo_not_json_object"))
+        #expect(result.stderr.contains("20 messages") == false && result.stderr.contains("21 messages"))
+        #expect(result.stderr.contains("20 spans in 4 traces"))
+    }
+
+    @Test("--strict stops at the first bad line with exit code 65 and names it")
+    func strict() throws {
+        let input = Data("{\"x\": 1}\n".utf8) + (try Data(contentsOf: Repository.fixture("g_timeout.jsonl")))
+        let result = try CLI.run(["replay", "-", "--strict"], stdin: input)
+        #expect(result.status == 65)
+        #expect(result.stderr.contains("line 1: missing_field"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("errors name the bad input and what to do")
+    func clearErrors() throws {
+        let missing = try CLI.run(["replay", "/nonexistent/capture.jsonl"])
+        #expect(missing.status != 0 && missing.stderr.contains("no such capture file: /nonexistent/capture.jsonl"))
+        let badMap = try CLI.run(["replay", Repository.fixture("g_timeout.jsonl").path, "--service-map", "conductor"])
+        #expect(badMap.status != 0 && badMap.stderr.contains("--service-map \"conductor\" is not KEY=VALUE"))
+        let badFormat = try CLI.run(["replay", Repository.fixture("g_timeout.jsonl").path, "--format", "xml"])
+        #expect(badFormat.status != 0 && badFormat.stderr.contains("tree"))
+    }
+
+    @Test("--help teaches: every option with an example")
+    func help() throws {
+        let help = try CLI.run(["replay", "--help"])
+        for expected in ["--format", "--output", "--strict", "--service-map", "--sender-traced", "--resource-attribute",
+                         "trace-bridge replay fixtures/a_boot.jsonl", "otlp-json"] {
+            #expect(help.stdout.contains(expected), "help lacks \(expected)")
+        }
+        let version = try CLI.run(["--version"])
+        #expect(version.stdout.contains("librabbitmq 0.11"))
+    }
+
+    @Test("--resource-attribute and --service-map reach the output")
+    func flagsReachOutput() throws {
+        let result = try CLI.run(["replay", Repository.fixture("d_notify.jsonl").path, "--format", "otlp-json",
+                                  "--resource-attribute", "cluster=region-1",
+                                  "--service-map", "notifications=ceilometer-agent-notification"])
+        #expect(result.stdout.contains(#"{"key":"cluster","value":{"stringValue":"region-1"}}"#))
+        #expect(result.stdout.contains(#""stringValue":"ceilometer-agent-notification""#))
+    }
+}

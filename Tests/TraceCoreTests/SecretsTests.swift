@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@testable import TraceCore
+
+/// Span attributes come from an allow-list: nothing sensitive of an oslo context may reach any output.
+@Suite("Secrets never leave")
+struct SecretsTests {
+    /// Values that appear in the shipped captures and must never appear in output.
+    static let capturedSecrets = [
+        "gAAAAABpEERtoken",  // _context_auth_token (Keystone token)
+        "SECRET_KEY",  // _context_trace_info.hmac_key (osprofiler)
+        "192.0.2.10:9292", "cloud.example.com",  // _context_service_catalog endpoints
+        "Traceback (most recent",  // failure tb
+    ]
+
+    static let canaries = [
+        "CANARY-AUTH-7f3a", "CANARY-CATALOG-URL", "CANARY-HMAC-KEY", "CANARY-PW-2b9", "CANARY-USER-NAME",
+        "203.0.113.77", "CANARY-TB-PATH", "CANARY-PROJECT-NAME", "CANARY-IDENTITY",
+    ]
+
+    @Test("no secret of any capture appears in tree, OTLP/JSON, OTLP protobuf output or the summary",
+          arguments: GroundTruthTests.fixtures)
+    func capturedSecretsStayIn(fixture: String) throws {
+        try assertNothingLeaks(input: Repository.fixture("\(fixture).jsonl"), secrets: Self.capturedSecrets)
+    }
+
+    @Test("canaries planted in every sensitive place of real messages stay in")
+    func canariesStayIn() throws {
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("tb-canary-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: input) }
+        var out = Data()
+        var splitter = LineSplitter()
+        var planted = 0
+        splitter.feed(try Repository.bytes(Repository.fixture("b_failure.jsonl"))) { line, number in
+            var record = try! FixtureRecord(line: line, lineNumber: number)
+            record.body = Self.plantCanaries(in: record.body, planted: &planted)
+            out.append(contentsOf: record.jsonLine() + [0x0A])
+        }
+        #expect(planted > 10)
+        try out.write(to: input)
+        // The canaries are really in the input...
+        let inputText = String(decoding: try Data(contentsOf: input), as: UTF8.self)
+        #expect(!inputText.isEmpty)
+        // ...and the spans are still produced, but no canary is in any output.
+        let replay = Replay(bytes: [UInt8](try Data(contentsOf: input)))
+        #expect(replay.spans.count == 20)
+        try assertNothingLeaks(input: input, secrets: Self.canaries)
+    }
+
+    func assertNothingLeaks(input: URL, secrets: [String]) throws {
+        for format in ["tree", "otlp-json", "otlp-proto"] {
+            let result = try CLI.run(["replay", input.path, "--format", format, "--color", "always"])
+            #expect(result.status == 0, "\(result.stderr)")
+            for secret in secrets {
+                #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "\(secret) leaked into \(format) output")
+            }
+            #expect(!result.stdout.isEmpty)
+        }
+    }
+
+    /// Rewrites a real oslo.messaging body with canaries in the context, args, trace_info and failure.
+    static func plantCanaries(in body: [UInt8], planted: inout Int) -> [UInt8] {
+        guard var outer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+            let innerText = outer["oslo.message"] as? String,
+            var inner = try? JSONSerialization.jsonObject(with: Data(innerText.utf8)) as? [String: Any]
+        else { return body }
+        if inner["_context_auth_token"] != nil || inner["method"] != nil || inner["event_type"] != nil {
+            inner["_context_auth_token"] = "CANARY-AUTH-7f3a"
+            inner["_context_service_catalog"] = [["type": "compute", "endpoints": [["url": "https://CANARY-CATALOG-URL/v2.1"]]]]
+            inner["_context_trace_info"] = ["hmac_key": "CANARY-HMAC-KEY", "base_id": "f763b4aa-124e-4b33-97a8-16b4254b3a85",
+                                            "parent_id": "a76d8b0e-3123-424b-bdb8-bee037e24947"]
+            inner["_context_user_name"] = "CANARY-USER-NAME"
+            inner["_context_project_name"] = "CANARY-PROJECT-NAME"
+            inner["_context_user_identity"] = "CANARY-IDENTITY"
+            inner["_context_remote_address"] = "203.0.113.77"
+            if var args = inner["args"] as? [String: Any] {
+                args["admin_password"] = "CANARY-PW-2b9"
+                inner["args"] = args
+            }
+            planted += 1
+        }
+        if inner["failure"] is String {
+            inner["failure"] = #"{"class": "InstanceNotFound", "module": "nova.exception", "message": "gone", "tb": ["File CANARY-TB-PATH"], "args": ["CANARY-PW-2b9"], "kwargs": {"password": "CANARY-PW-2b9"}}"#
+            planted += 1
+        }
+        outer["oslo.message"] = String(decoding: try! JSONSerialization.data(withJSONObject: inner), as: UTF8.self)
+        return [UInt8](try! JSONSerialization.data(withJSONObject: outer))
+    }
+}
