@@ -27,7 +27,7 @@ let package = Package(
         // The one importer of CRabbitMQ.
         .target(
             name: "RabbitMQ",
-            dependencies: ["CRabbitMQ"],
+            dependencies: ["CRabbitMQ", "TraceCore"],
             swiftSettings: swiftSettings
         ),
         // Generated once from the official OpenTelemetry protos (scripts/generate-otlp-proto.sh).

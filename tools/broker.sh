@@ -12,6 +12,8 @@
 #   TB_AMQP_PORT       AMQP listener                      (default: 5682)
 #   TB_DIST_PORT       Erlang distribution port           (default: AMQP + 20000)
 #   TB_EPMD_PORT       private epmd port                  (default: 4379)
+#                      (the node name is fixed: a second node at the same
+#                      time needs its own TB_EPMD_PORT as well as the others)
 #   TB_START_TIMEOUT   seconds to wait for startup/stop   (default: 60)
 set -euo pipefail
 
@@ -53,6 +55,7 @@ broker_env() {
     # by any system node (port 4369) are never seen nor touched.
     export ERL_EPMD_PORT=$EPMD_PORT
     export ERL_EPMD_ADDRESS=127.0.0.1
+    export ERL_CRASH_DUMP=$BASE/log/erl_crash.dump   # not into $PWD
 
     [[ -f $BASE/.erlang.cookie ]] || {
         (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F > "$BASE/.erlang.cookie")
@@ -66,8 +69,13 @@ broker_env() {
 
 ctl() { "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"; }
 
-# `ping` only needs the node to be up, not fully booted; quick and quiet.
-node_up() { timeout 15 "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" ping >/dev/null 2>&1; }
+# Ask our epmd first: every rabbitmqctl run (re)starts epmd, which would
+# leave a daemon behind after `stop`/`status`. `ping` only needs the node to
+# be up, not fully booted.
+node_up() {
+    epmd -port "$EPMD_PORT" -names 2>/dev/null | grep -q "^name ${NODE%@*} " &&
+        timeout 15 "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" ping >/dev/null 2>&1
+}
 
 beam_pid() {
     local pid
@@ -79,7 +87,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 log_tail() {
     log "---- node log tail ($BASE/log) ----"
-    tail -n 40 "$BASE/log/$NODE.log" "$BASE/log/startup.log" 2>/dev/null >&2 || true
+    tail -n 40 "$BASE/log/$NODE.log" "$BASE/log/startup.log" >&2 2>/dev/null || true
 }
 
 cmd_install() {
@@ -112,19 +120,25 @@ cmd_start() {
         port_busy "$p" && die "port $p on 127.0.0.1 is in use by something else"
     done
 
-    local t0=$SECONDS
+    local t0=$SECONDS server
     # setsid: the node must not die with the calling shell / test runner group.
     setsid nohup "$RMQ_BIN/rabbitmq-server" >"$BASE/log/startup.log" 2>&1 </dev/null &
-    # await_startup needs the node to be reachable first; poll ping until then.
-    until node_up; do
+    server=$!
+    # await_startup fails at once while the node is unreachable or still booting
+    # its core (":noproc"), so retry it until the deadline.
+    until timeout 15 "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" await_startup --timeout 10 >/dev/null 2>&1; do
+        if ! kill -0 "$server" 2>/dev/null; then
+            log "rabbitmq-server exited during startup"; log_tail; exit 1
+        fi
         if (( SECONDS - t0 >= TIMEOUT )); then
-            log "node did not come up within ${TIMEOUT}s"; log_tail; exit 1
+            log "node not started within ${TIMEOUT}s"; log_tail
+            # setsid made $server a process group leader: this takes the
+            # half-booted beam down even before it registered or wrote its pid.
+            kill -KILL -- "-$server" 2>/dev/null || true
+            cmd_stop; exit 1
         fi
         sleep 0.5
     done
-    if ! timeout "$TIMEOUT" "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" await_startup --timeout "$TIMEOUT" >/dev/null; then
-        log "await_startup failed"; log_tail; exit 1
-    fi
     # The firehose is per vhost and not persistent across node restarts.
     ctl -q trace_on -p / >/dev/null
     log "started $NODE (pid $(beam_pid || echo '?')) in $((SECONDS - t0))s; firehose on for vhost /"
@@ -139,18 +153,22 @@ cmd_stop() {
     if ! node_up && [[ -z $pid ]]; then
         log "not running"
     else
-        # `stop <pidfile>` returns only once the beam process has exited.
-        timeout "$TIMEOUT" "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" stop "$BASE/node.pid" >/dev/null 2>&1 || true
-        pid=$(beam_pid || true)
-        if [[ -n $pid ]]; then
-            log "rabbitmqctl stop did not finish; killing beam pid $pid"
+        # `stop` returns once the node has begun halting; wait for the beam
+        # process itself, then kill it if it hangs or if stop failed outright.
+        local wait=$TIMEOUT t0=$SECONDS
+        # (pid read before: the node removes its pid file while halting)
+        timeout 30 "$RMQ_BIN/rabbitmqctl" -q -n "$NODE" stop >/dev/null 2>&1 || wait=0
+        while [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && (( SECONDS - t0 < wait )); do sleep 0.2; done
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            log "node did not stop; killing beam pid $pid"
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
             kill -KILL "$pid" 2>/dev/null || true
         fi
         log "stopped $NODE"
     fi
-    # Our private epmd outlives the node; nothing else is registered on it.
+    # Our private epmd outlives the node (rabbitmqctl starts it too); nothing
+    # else registers on it.
     epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
     rm -f "$BASE/node.pid"
 }

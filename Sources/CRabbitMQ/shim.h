@@ -3,9 +3,125 @@
 #ifndef TRACE_BRIDGE_CRABBITMQ_SHIM_H
 #define TRACE_BRIDGE_CRABBITMQ_SHIM_H
 
+#include <stdint.h>
+#include <string.h>
+#include <sys/time.h>
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <amqp_ssl_socket.h>
+
+// Basic-properties flags are `(1 << n)` macros, which Swift does not import reliably: re-export them as constants.
+static const amqp_flags_t TB_BASIC_CONTENT_TYPE_FLAG = AMQP_BASIC_CONTENT_TYPE_FLAG;
+static const amqp_flags_t TB_BASIC_CONTENT_ENCODING_FLAG = AMQP_BASIC_CONTENT_ENCODING_FLAG;
+static const amqp_flags_t TB_BASIC_HEADERS_FLAG = AMQP_BASIC_HEADERS_FLAG;
+static const amqp_flags_t TB_BASIC_DELIVERY_MODE_FLAG = AMQP_BASIC_DELIVERY_MODE_FLAG;
+static const amqp_flags_t TB_BASIC_PRIORITY_FLAG = AMQP_BASIC_PRIORITY_FLAG;
+static const amqp_flags_t TB_BASIC_CORRELATION_ID_FLAG = AMQP_BASIC_CORRELATION_ID_FLAG;
+static const amqp_flags_t TB_BASIC_REPLY_TO_FLAG = AMQP_BASIC_REPLY_TO_FLAG;
+static const amqp_flags_t TB_BASIC_EXPIRATION_FLAG = AMQP_BASIC_EXPIRATION_FLAG;
+static const amqp_flags_t TB_BASIC_MESSAGE_ID_FLAG = AMQP_BASIC_MESSAGE_ID_FLAG;
+static const amqp_flags_t TB_BASIC_TIMESTAMP_FLAG = AMQP_BASIC_TIMESTAMP_FLAG;
+static const amqp_flags_t TB_BASIC_TYPE_FLAG = AMQP_BASIC_TYPE_FLAG;
+static const amqp_flags_t TB_BASIC_USER_ID_FLAG = AMQP_BASIC_USER_ID_FLAG;
+static const amqp_flags_t TB_BASIC_APP_ID_FLAG = AMQP_BASIC_APP_ID_FLAG;
+static const amqp_flags_t TB_BASIC_CLUSTER_ID_FLAG = AMQP_BASIC_CLUSTER_ID_FLAG;
+
+// Method IDs are cast expressions in amqp_framing.h, which Swift does not import: re-export the ones the consume
+// loop dispatches on.
+static const amqp_method_number_t TB_CONNECTION_CLOSE_METHOD = AMQP_CONNECTION_CLOSE_METHOD;
+static const amqp_method_number_t TB_CONNECTION_BLOCKED_METHOD = AMQP_CONNECTION_BLOCKED_METHOD;
+static const amqp_method_number_t TB_CONNECTION_UNBLOCKED_METHOD = AMQP_CONNECTION_UNBLOCKED_METHOD;
+static const amqp_method_number_t TB_CHANNEL_CLOSE_METHOD = AMQP_CHANNEL_CLOSE_METHOD;
+static const amqp_method_number_t TB_BASIC_CANCEL_METHOD = AMQP_BASIC_CANCEL_METHOD;
+static const amqp_method_number_t TB_BASIC_DELIVER_METHOD = AMQP_BASIC_DELIVER_METHOD;
+
+static inline amqp_table_entry_t tb_string_entry(const char *key, const char *value) {
+    amqp_table_entry_t entry;
+    entry.key = amqp_cstring_bytes(key);
+    entry.value.kind = AMQP_FIELD_KIND_UTF8;
+    entry.value.value.bytes = amqp_cstring_bytes(value);
+    return entry;
+}
+
+static inline amqp_table_entry_t tb_bool_entry(const char *key, int value) {
+    amqp_table_entry_t entry;
+    entry.key = amqp_cstring_bytes(key);
+    entry.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    entry.value.value.boolean = value;
+    return entry;
+}
+
+static inline amqp_table_entry_t tb_i64_entry(const char *key, int64_t value) {
+    amqp_table_entry_t entry;
+    entry.key = amqp_cstring_bytes(key);
+    entry.value.kind = AMQP_FIELD_KIND_I64;
+    entry.value.value.i64 = value;
+    return entry;
+}
+
+/// PLAIN login with client properties. `amqp_login_with_properties` is variadic (the SASL arguments), which Swift
+/// cannot call. Announces the capabilities the agent handles: `connection.blocked` (the broker tells us it blocks
+/// publishers), `consumer_cancel_notify` (basic.cancel when our queue is deleted) and
+/// `authentication_failure_close` (a clear error on bad credentials instead of a dropped socket).
+static inline amqp_rpc_reply_t tb_login_plain(amqp_connection_state_t state, const char *vhost, int channel_max,
+                                              int frame_max, int heartbeat, const char *user, const char *password,
+                                              const char *connection_name, const char *product,
+                                              const char *version) {
+    amqp_table_entry_t capabilities[3] = {
+        tb_bool_entry("connection.blocked", 1),
+        tb_bool_entry("consumer_cancel_notify", 1),
+        tb_bool_entry("authentication_failure_close", 1),
+    };
+    amqp_table_entry_t properties[5] = {
+        tb_string_entry("product", product),
+        tb_string_entry("version", version),
+        tb_string_entry("platform", "Swift"),
+        tb_string_entry("connection_name", connection_name),
+    };
+    properties[4].key = amqp_cstring_bytes("capabilities");
+    properties[4].value.kind = AMQP_FIELD_KIND_TABLE;
+    properties[4].value.value.table.num_entries = 3;
+    properties[4].value.value.table.entries = capabilities;
+    amqp_table_t table = {5, properties};
+    return amqp_login_with_properties(state, vhost, channel_max, frame_max, heartbeat, &table,
+                                      AMQP_SASL_METHOD_PLAIN, user, password);
+}
+
+/// Declares the agent's own queue with its bounds (`x-max-length`, `x-overflow`, `x-message-ttl`, `x-expires`;
+/// a value <= 0 or NULL leaves that argument out). Building an `amqp_table_t` of arguments is simpler in C.
+static inline amqp_queue_declare_ok_t *tb_queue_declare(amqp_connection_state_t state, amqp_channel_t channel,
+                                                        const char *queue, int durable, int64_t max_length,
+                                                        const char *overflow, int64_t message_ttl_ms,
+                                                        int64_t expires_ms) {
+    amqp_table_entry_t entries[4];
+    int count = 0;
+    if (max_length > 0) entries[count++] = tb_i64_entry("x-max-length", max_length);
+    if (overflow != NULL) entries[count++] = tb_string_entry("x-overflow", overflow);
+    if (message_ttl_ms > 0) entries[count++] = tb_i64_entry("x-message-ttl", message_ttl_ms);
+    if (expires_ms > 0) entries[count++] = tb_i64_entry("x-expires", expires_ms);
+    amqp_table_t arguments = {count, entries};
+    return amqp_queue_declare(state, channel, amqp_cstring_bytes(queue), 0, durable, 0, 0, arguments);
+}
+
+/// `amqp_consume_message` with a timeout in milliseconds (a `struct timeval` is awkward from Swift).
+static inline amqp_rpc_reply_t tb_consume_message(amqp_connection_state_t state, amqp_envelope_t *envelope,
+                                                  int timeout_ms) {
+    struct timeval tv;
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    return amqp_consume_message(state, envelope, &tv, 0);
+}
+
+/// Answers a server-initiated channel.close or connection.close (the protocol requires the -ok).
+static inline int tb_send_channel_close_ok(amqp_connection_state_t state, amqp_channel_t channel) {
+    amqp_channel_close_ok_t ok;
+    return amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+}
+
+static inline int tb_send_connection_close_ok(amqp_connection_state_t state) {
+    amqp_connection_close_ok_t ok;
+    return amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+}
 
 #endif

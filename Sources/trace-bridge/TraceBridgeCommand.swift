@@ -3,7 +3,7 @@ import RabbitMQ
 import TraceCore
 
 @main
-struct TraceBridgeCommand: ParsableCommand {
+struct TraceBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace-bridge",
         abstract: "Turn OpenStack's RabbitMQ (oslo.messaging) traffic into linked OpenTelemetry traces.",
@@ -17,7 +17,7 @@ struct TraceBridgeCommand: ParsableCommand {
 
             Docs: README.md (quick start, operations), docs/synthesis.md (how spans are derived).
             """,
-        version: "\(TraceBridgeScope.version) (librabbitmq \(RabbitMQLibrary.version))",
-        subcommands: [ReplayCommand.self]
+        version: "\(TraceBridgeScope.version) (librabbitmq \(RabbitMQLibraryVersion.current))",
+        subcommands: [ReplayCommand.self, RunCommand.self, CaptureCommand.self]
     )
 }

@@ -75,6 +75,8 @@ public enum OsloDecoder {
         var rawTraceParent: String?
         var rawTraceState: String?
         var rawTraceInfo: (base: String?, parent: String?)?
+        var userFallback: String?
+        var projectFallback: String?
 
         mutating func wrongType(_ key: String, _ expected: String) {
             if typeError == nil {
@@ -145,6 +147,9 @@ public enum OsloDecoder {
             case "_context_global_request_id": message.context.globalRequestID = try string(key, &scanner)
             case "_context_user_id": message.context.userID = try string(key, &scanner)
             case "_context_project_id": message.context.projectID = try string(key, &scanner)
+            // oslo.context's base RequestContext serializes the IDs as `user` and `project` (nova adds `*_id`).
+            case "_context_user": userFallback = try string(key, &scanner)
+            case "_context_project": projectFallback = try string(key, &scanner)
             case "_context_traceparent": rawTraceParent = try optionalContextString(key, &scanner)
             case "_context_tracestate": rawTraceState = try optionalContextString(key, &scanner)
             case "_context_trace_info": try readTraceInfo(&scanner)
@@ -202,6 +207,8 @@ public enum OsloDecoder {
                     reason: "not_oslo", detail: "no method, ending or event_type: not an oslo.messaging message")
             }
             message.envelopeVersion = envelopeVersion
+            if message.context.userID == nil { message.context.userID = userFallback }
+            if message.context.projectID == nil { message.context.projectID = projectFallback }
             if let rawTraceParent {
                 if let parsed = TraceParent(rawTraceParent) {
                     message.context.traceParent = parsed

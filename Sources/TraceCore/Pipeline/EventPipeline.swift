@@ -51,6 +51,11 @@ public struct EventPipeline {
         return synthesizer.process(event, message)
     }
 
+    /// Moves event time forward without an event (live: a timer): calls whose deadline passed close as timeouts.
+    public mutating func advance(to now: Int64) -> [Span] {
+        synthesizer.advance(to: now)
+    }
+
     /// End of input: closes what can no longer complete (open calls time out at their deadline).
     public mutating func finish() -> [Span] {
         synthesizer.finish()

@@ -204,9 +204,9 @@ public struct SpanSynthesizer {
         if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination) {
             return handler.process
         }
-        if (request?.publishes ?? 0) == 0, message.context.namesUser,
-            let api = map.apiService(exchange: event.exchange, topic: target.topic)
-        {
+        // No handler of R can have sent it: under a user's context the request's origin, the API, is the one party
+        // still acting (its first publish, or a later one after its calls were answered).
+        if message.context.namesUser, let api = map.apiService(exchange: event.exchange, topic: target.topic) {
             return ServiceIdentity(service: api)
         }
         return .unknown

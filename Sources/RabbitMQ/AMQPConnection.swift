@@ -1,0 +1,288 @@
+import CRabbitMQ
+import TraceCore
+
+/// How to reach and log in to the broker.
+public struct ConnectionSettings: Sendable, Equatable {
+    public var url: AMQPURL
+    public var tls: TLSSettings
+    /// Negotiated heartbeat in seconds (0 disables). rabbitmq-c services heartbeats only inside library calls, so the
+    /// consume loop never blocks longer than `pollInterval` outside one.
+    public var heartbeatSeconds: Int32
+    /// `connection_name` client property, shown by `rabbitmqctl list_connections name client_properties`.
+    public var connectionName: String
+    public var connectTimeoutMilliseconds: Int
+
+    public init(url: AMQPURL, tls: TLSSettings = TLSSettings(), heartbeatSeconds: Int32 = 30,
+                connectionName: String, connectTimeoutMilliseconds: Int = 10_000) {
+        self.url = url
+        self.tls = tls
+        self.heartbeatSeconds = heartbeatSeconds
+        self.connectionName = connectionName
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+    }
+}
+
+/// TLS for `amqps://`. Peer verification is on unless explicitly disabled.
+public struct TLSSettings: Sendable, Equatable {
+    public var caFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
+    public var verifyPeer: Bool
+    public var verifyHostname: Bool
+
+    public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, verifyPeer: Bool = true,
+                verifyHostname: Bool = true) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.verifyPeer = verifyPeer
+        self.verifyHostname = verifyHostname
+    }
+}
+
+/// What one poll of the connection produced.
+public enum Incoming {
+    case delivery(Delivery)
+    /// Nothing arrived within the poll interval (heartbeats were serviced meanwhile).
+    case idle
+    /// `connection.blocked`: the broker blocks publishers (memory or disk alarm). Consumers keep working.
+    case blocked(reason: String)
+    case unblocked
+}
+
+/// A message delivered to our consumer, copied out of rabbitmq-c's buffers.
+public struct Delivery: Sendable {
+    public var deliveryTag: UInt64
+    public var exchange: String
+    public var routingKey: String
+    public var redelivered: Bool
+    public var properties: MessageProperties
+    public var headers: AMQPTable
+    public var body: [UInt8]
+}
+
+/// One AMQP connection with one channel, through rabbitmq-c.
+///
+/// Confined to one thread: rabbitmq-c connections are not thread-safe. `BrokerSource` owns the thread; nothing else
+/// holds a connection.
+public final class AMQPConnection {
+    private let state: amqp_connection_state_t
+    private let channel: amqp_channel_t = 1
+    private var open = false
+    public let settings: ConnectionSettings
+
+    /// Opens the socket (TCP or TLS), logs in with PLAIN and opens channel 1.
+    public init(settings: ConnectionSettings) throws(AMQPError) {
+        self.settings = settings
+        guard let state = amqp_new_connection() else {
+            throw AMQPError(code: .configuration, replyText: "out of memory", operation: "connect")
+        }
+        self.state = state
+        let url = settings.url
+        let socket: OpaquePointer?
+        if url.tls {
+            socket = amqp_ssl_socket_new(state)
+            guard let socket else {
+                amqp_destroy_connection(state)
+                throw AMQPError(code: .configuration, replyText: "cannot create a TLS socket", operation: "connect")
+            }
+            amqp_ssl_socket_set_verify_peer(socket, settings.tls.verifyPeer ? 1 : 0)
+            amqp_ssl_socket_set_verify_hostname(socket, settings.tls.verifyHostname ? 1 : 0)
+            if let ca = settings.tls.caFile {
+                let status = amqp_ssl_socket_set_cacert(socket, ca)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    amqp_destroy_connection(state)
+                    throw AMQPError.library(status, "TLS CA file \(ca)")
+                }
+            }
+            if let certificate = settings.tls.certificateFile, let key = settings.tls.keyFile {
+                let status = amqp_ssl_socket_set_key(socket, certificate, key)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    amqp_destroy_connection(state)
+                    throw AMQPError.library(status, "TLS client certificate \(certificate) / key \(key)")
+                }
+            }
+        } else {
+            socket = amqp_tcp_socket_new(state)
+        }
+        guard let socket else {
+            amqp_destroy_connection(state)
+            throw AMQPError(code: .configuration, replyText: "cannot create a socket", operation: "connect")
+        }
+        var timeout = timeval(tv_sec: settings.connectTimeoutMilliseconds / 1000,
+                              tv_usec: (settings.connectTimeoutMilliseconds % 1000) * 1000)
+        let status = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &timeout)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            amqp_destroy_connection(state)
+            throw AMQPError.library(status, "connect to \(url.host):\(url.port)")
+        }
+        let login = tb_login_plain(
+            state, url.vhost, 0, 131_072, settings.heartbeatSeconds, url.user, url.password, settings.connectionName,
+            "trace-bridge", TraceBridgeScope.version)
+        do {
+            try check(login, "login as \(url.user) to vhost \(url.vhost)")
+            amqp_channel_open(state, channel)
+            try check(amqp_get_rpc_reply(state), "channel.open")
+        } catch {
+            amqp_destroy_connection(state)
+            throw error
+        }
+        open = true
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the channel and connection politely; safe to call twice.
+    public func close() {
+        guard open else { return }
+        open = false
+        _ = amqp_channel_close(state, channel, Int32(AMQP_REPLY_SUCCESS))
+        _ = amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
+        amqp_destroy_connection(state)
+    }
+
+    /// Declares a queue of ours with its bounds; `durable` queues survive a broker restart.
+    public func declareQueue(_ settings: QueueSettings) throws(AMQPError) {
+        _ = tb_queue_declare(state, channel, settings.name, settings.durable ? 1 : 0, settings.maxLength,
+                             settings.overflow, settings.messageTTLMilliseconds, settings.expiresMilliseconds)
+        try check(amqp_get_rpc_reply(state), "queue.declare \(settings.name)")
+    }
+
+    public func bind(queue: String, exchange: String, routingKey: String) throws(AMQPError) {
+        // amqp_cstring_bytes keeps the pointer: the C strings must outlive the call, hence the nesting.
+        queue.withCString { queue in
+            exchange.withCString { exchange in
+                routingKey.withCString { key in
+                    _ = amqp_queue_bind(state, channel, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+                                        amqp_cstring_bytes(key), amqp_empty_table)
+                }
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "queue.bind \(queue) to \(exchange) with \(routingKey)")
+    }
+
+    /// `basic.qos`: at most `prefetch` unacknowledged messages in flight to us; this bounds the agent's memory.
+    public func qos(prefetch: UInt16) throws(AMQPError) {
+        _ = amqp_basic_qos(state, channel, 0, prefetch, 0)
+        try check(amqp_get_rpc_reply(state), "basic.qos \(prefetch)")
+    }
+
+    public func consume(queue: String) throws(AMQPError) {
+        let ok = queue.withCString { queue in
+            amqp_basic_consume(state, channel, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table)
+        }
+        try check(amqp_get_rpc_reply(state), "basic.consume \(queue)")
+        if let ok { consumerTag = Self.bytes(ok.pointee.consumer_tag) }
+    }
+
+    private var consumerTag: [UInt8]?
+
+    /// `basic.cancel`: stops new deliveries but keeps the channel, so acknowledgements can still be sent. Deliveries
+    /// already on the wire still arrive (rabbitmq-c queues them while it waits for cancel-ok).
+    public func cancelConsumer() throws(AMQPError) {
+        guard var tag = consumerTag else { return }
+        consumerTag = nil
+        tag.withUnsafeMutableBytes { raw in
+            _ = amqp_basic_cancel(state, channel, amqp_bytes_t(len: raw.count, bytes: raw.baseAddress))
+        }
+        try check(amqp_get_rpc_reply(state), "basic.cancel")
+    }
+
+    /// Acknowledges `tag`, and with `multiple` every earlier one too.
+    public func ack(_ tag: UInt64, multiple: Bool) throws(AMQPError) {
+        let status = amqp_basic_ack(state, channel, tag, multiple ? 1 : 0)
+        guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "basic.ack \(tag)") }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for the next delivery or broker notice.
+    public func next(timeoutMilliseconds: Int32, receivedAt clock: () -> Int64) throws(AMQPError) -> Incoming {
+        amqp_maybe_release_buffers(state)
+        var envelope = amqp_envelope_t()
+        let reply = tb_consume_message(state, &envelope, timeoutMilliseconds)
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            defer { amqp_destroy_envelope(&envelope) }
+            return .delivery(Delivery(envelope: envelope))
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
+            return .idle
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
+            return try handleUnexpectedFrame()
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            throw AMQPError.library(reply.library_error, "consume")
+        default:
+            try check(reply, "consume")
+            return .idle
+        }
+    }
+
+    /// `amqp_consume_message` returns UNEXPECTED_STATE for any frame that is not a delivery: read it and act.
+    private func handleUnexpectedFrame() throws(AMQPError) -> Incoming {
+        var frame = amqp_frame_t()
+        let status = amqp_simple_wait_frame(state, &frame)
+        guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "read frame") }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return .idle }
+        let method = frame.payload.method
+        switch method.id {
+        case TB_BASIC_CANCEL_METHOD:
+            throw AMQPError(code: .consumerCancelled, operation: "consume")
+        case TB_CHANNEL_CLOSE_METHOD:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            _ = tb_send_channel_close_ok(state, channel)
+            throw AMQPError(code: .channelClosed, replyCode: close.reply_code, replyText: Self.string(close.reply_text),
+                            operation: "consume")
+        case TB_CONNECTION_CLOSE_METHOD:
+            let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            _ = tb_send_connection_close_ok(state)
+            open = false
+            amqp_destroy_connection(state)
+            throw AMQPError(code: .connectionClosed, replyCode: close.reply_code,
+                            replyText: Self.string(close.reply_text), operation: "consume")
+        case TB_CONNECTION_BLOCKED_METHOD:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            return .blocked(reason: Self.string(blocked.reason))
+        case TB_CONNECTION_UNBLOCKED_METHOD:
+            return .unblocked
+        default:
+            return .idle
+        }
+    }
+
+    /// Turns an RPC reply into nothing or a thrown error; answers server-initiated closes as the protocol requires.
+    private func check(_ reply: amqp_rpc_reply_t, _ operation: String) throws(AMQPError) {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            return
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            switch reply.reply.id {
+            case TB_CONNECTION_CLOSE_METHOD:
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                _ = tb_send_connection_close_ok(state)
+                throw AMQPError(code: .connectionClosed, replyCode: close.reply_code,
+                                replyText: Self.string(close.reply_text), operation: operation)
+            case TB_CHANNEL_CLOSE_METHOD:
+                let close = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                _ = tb_send_channel_close_ok(state, channel)
+                throw AMQPError(code: .channelClosed, replyCode: close.reply_code,
+                                replyText: Self.string(close.reply_text), operation: operation)
+            default:
+                throw AMQPError(code: .connectionClosed, replyText: "unexpected server method \(reply.reply.id)",
+                                operation: operation)
+            }
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            throw AMQPError.library(reply.library_error, operation)
+        default:
+            throw AMQPError(code: .library, replyText: "no reply", operation: operation)
+        }
+    }
+
+    static func string(_ bytes: amqp_bytes_t) -> String {
+        String(decoding: Self.bytes(bytes), as: UTF8.self)
+    }
+
+    static func bytes(_ bytes: amqp_bytes_t) -> [UInt8] {
+        guard bytes.len > 0, let base = bytes.bytes else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: bytes.len))
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import Synchronization
+import TraceCore
+
+/// Identifies a delivery across reconnects: tags are per channel, so an ack for an older connection is dropped
+/// (the broker redelivers what that connection left unacknowledged).
+public struct DeliveryTag: Sendable, Hashable, Comparable {
+    public var generation: UInt64
+    public var tag: UInt64
+
+    public static func < (lhs: DeliveryTag, rhs: DeliveryTag) -> Bool {
+        (lhs.generation, lhs.tag) < (rhs.generation, rhs.tag)
+    }
+}
+
+/// What the source reports to the agent, in order.
+public enum SourceEvent: Sendable {
+    /// Connected, queue declared and bound, consuming. `generation` counts connections.
+    case connected(generation: UInt64, bindings: [QueueBinding])
+    /// A message from our queue, received at `record.capturedAt`.
+    case delivery(FixtureRecord, DeliveryTag)
+    /// The connection failed or could not be made; the source retries after `retryIn`.
+    case disconnected(AMQPError, retryIn: Duration)
+    case blocked(reason: String)
+    case unblocked
+    /// About twice a second, with the current time: lets the agent judge timeouts and flush without traffic.
+    case tick(Int64)
+    /// After `stopConsuming()`: every delivery the broker sent has been reported.
+    case stopped
+}
+
+/// Exponential backoff with jitter between reconnect attempts.
+public struct ReconnectPolicy: Sendable, Equatable {
+    /// Delay before the first retry (default 500 ms); doubles per failed attempt up to `maximum` (default 30 s).
+    public var initial: Duration
+    public var maximum: Duration
+    public var multiplier: Double
+
+    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(30), multiplier: Double = 2) {
+        self.initial = initial
+        self.maximum = maximum
+        self.multiplier = multiplier
+    }
+
+    /// The delay before retry number `attempt` (1-based), with "equal jitter": half fixed, half random, so a fleet
+    /// of agents does not reconnect in lockstep after a broker restart.
+    public func delay(attempt: Int) -> Duration {
+        let base = min(Double(initial.milliseconds) * pow(multiplier, Double(max(0, attempt - 1))), Double(maximum.milliseconds))
+        return .milliseconds(Int64(base / 2 + Double.random(in: 0...(base / 2))))
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// Consumes our queue on a dedicated thread and reports to the async world through `events`.
+///
+/// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and polls it every 100 ms, which also
+/// services heartbeats. Other threads talk to it only through `control` (acks, stop requests). `events` is an
+/// unbounded stream, but bounded in practice by `basic.qos` prefetch: the broker sends at most `prefetch`
+/// unacknowledged messages, and nothing is acknowledged before the agent has handled it.
+public final class BrokerSource: Sendable {
+    public let settings: ConnectionSettings
+    public let topology: SourceTopology
+    public let reconnect: ReconnectPolicy
+    public let events: AsyncStream<SourceEvent>
+    private let continuation: AsyncStream<SourceEvent>.Continuation
+    private let control = Mutex(Control())
+
+    private struct Control {
+        var generation: UInt64 = 0
+        /// Highest tag the agent is done with, per the current generation; acked with `multiple`.
+        var pendingAck: DeliveryTag?
+        var stopConsuming = false
+        var closing = false
+    }
+
+    public init(settings: ConnectionSettings, topology: SourceTopology, reconnect: ReconnectPolicy = ReconnectPolicy()) {
+        self.settings = settings
+        self.topology = topology
+        self.reconnect = reconnect
+        (events, continuation) = AsyncStream.makeStream(of: SourceEvent.self)
+    }
+
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "trace-bridge.amqp"
+        thread.start()
+    }
+
+    /// Everything up to `tag` (on its connection) is handled: the broker may forget it.
+    public func acknowledge(upTo tag: DeliveryTag) {
+        control.withLock { control in
+            guard tag.generation == control.generation else { return }
+            if control.pendingAck.map({ $0 < tag }) ?? true { control.pendingAck = tag }
+        }
+    }
+
+    /// Stops new deliveries (basic.cancel); `.stopped` follows the last one.
+    public func stopConsuming() {
+        control.withLock { $0.stopConsuming = true }
+    }
+
+    /// Sends the last acknowledgement, closes the connection and finishes `events`.
+    public func close() {
+        control.withLock {
+            $0.stopConsuming = true
+            $0.closing = true
+        }
+    }
+
+    // MARK: The connection thread
+
+    private func run() {
+        var attempt = 0
+        var sequence: Int64 = 0
+        var lastTick: Int64 = 0
+        func tick() {
+            let now = Self.now()
+            if now - lastTick >= 500_000_000 {
+                lastTick = now
+                continuation.yield(.tick(now))
+            }
+        }
+        while !control.withLock({ $0.closing }) {
+            if control.withLock({ $0.stopConsuming }) {
+                // Stopped while disconnected: nothing is in flight.
+                continuation.yield(.stopped)
+                while !control.withLock({ $0.closing }) { Self.sleep(milliseconds: 50) }
+                break
+            }
+            let connection: AMQPConnection
+            do {
+                connection = try connect()
+            } catch {
+                attempt += 1
+                let delay = reconnect.delay(attempt: attempt)
+                continuation.yield(.disconnected(error, retryIn: delay))
+                sleepInterruptibly(delay, tick: tick)
+                continue
+            }
+            attempt = 0
+            let generation = control.withLock { control in
+                control.generation += 1
+                control.pendingAck = nil
+                return control.generation
+            }
+            continuation.yield(.connected(generation: generation, bindings: topology.bindings))
+            do {
+                try consume(connection, generation: generation, sequence: &sequence, tick: tick)
+                connection.close()
+                break
+            } catch {
+                connection.close()
+                attempt = 1
+                let delay = reconnect.delay(attempt: attempt)
+                continuation.yield(.disconnected(error, retryIn: delay))
+                sleepInterruptibly(delay, tick: tick)
+            }
+        }
+        continuation.finish()
+    }
+
+    private func connect() throws(AMQPError) -> AMQPConnection {
+        let connection = try AMQPConnection(settings: settings)
+        try connection.declareQueue(topology.queue)
+        for binding in topology.bindings {
+            try connection.bind(queue: topology.queue.name, exchange: binding.exchange, routingKey: binding.routingKey)
+        }
+        try connection.qos(prefetch: topology.prefetch)
+        try connection.consume(queue: topology.queue.name)
+        return connection
+    }
+
+    private func consume(
+        _ connection: AMQPConnection, generation: UInt64, sequence: inout Int64, tick: () -> Void
+    ) throws(AMQPError) {
+        var cancelled = false
+        var stoppedReported = false
+        while true {
+            let (ack, stop, closing) = control.withLock { control -> (DeliveryTag?, Bool, Bool) in
+                let ack = control.pendingAck
+                control.pendingAck = nil
+                return (ack, control.stopConsuming, control.closing)
+            }
+            if let ack, ack.generation == generation { try connection.ack(ack.tag, multiple: true) }
+            if closing { return }
+            if stop && !cancelled {
+                try connection.cancelConsumer()
+                cancelled = true
+            }
+            switch try connection.next(timeoutMilliseconds: 100, receivedAt: Self.now) {
+            case .delivery(let delivery):
+                sequence += 1
+                continuation.yield(.delivery(delivery.record(seq: sequence, receivedAt: Self.now()),
+                                             DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
+            case .idle:
+                if cancelled && !stoppedReported {
+                    stoppedReported = true
+                    continuation.yield(.stopped)
+                }
+            case .blocked(let reason):
+                continuation.yield(.blocked(reason: reason))
+            case .unblocked:
+                continuation.yield(.unblocked)
+            }
+            tick()
+        }
+    }
+
+    private func sleepInterruptibly(_ delay: Duration, tick: () -> Void) {
+        var remaining = delay.milliseconds
+        while remaining > 0, !control.withLock({ $0.closing || $0.stopConsuming }) {
+            Self.sleep(milliseconds: min(remaining, 100))
+            remaining -= 100
+            tick()
+        }
+    }
+
+    static func sleep(milliseconds: Int64) {
+        usleep(useconds_t(milliseconds * 1000))
+    }
+
+    /// Wall-clock Unix nanoseconds: the event time of live traffic (the firehose carries no timestamps).
+    public static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+}

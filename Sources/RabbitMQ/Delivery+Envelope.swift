@@ -1,0 +1,111 @@
+import CRabbitMQ
+import TraceCore
+
+extension Delivery {
+    /// Copies everything out of rabbitmq-c's envelope (its buffers are freed right after).
+    init(envelope: amqp_envelope_t) {
+        deliveryTag = envelope.delivery_tag
+        exchange = AMQPConnection.string(envelope.exchange)
+        routingKey = AMQPConnection.string(envelope.routing_key)
+        redelivered = envelope.redelivered != 0
+        let properties = envelope.message.properties
+        (self.properties, headers) = Self.decode(properties)
+        body = AMQPConnection.bytes(envelope.message.body)
+    }
+
+    private static func decode(_ p: amqp_basic_properties_t) -> (MessageProperties, AMQPTable) {
+        var properties = MessageProperties()
+        func has(_ flag: amqp_flags_t) -> Bool { p._flags & flag != 0 }
+        func text(_ bytes: amqp_bytes_t) -> String { AMQPConnection.string(bytes) }
+        if has(TB_BASIC_CONTENT_TYPE_FLAG) { properties.contentType = text(p.content_type) }
+        if has(TB_BASIC_CONTENT_ENCODING_FLAG) { properties.contentEncoding = text(p.content_encoding) }
+        if has(TB_BASIC_DELIVERY_MODE_FLAG) { properties.deliveryMode = Int64(p.delivery_mode) }
+        if has(TB_BASIC_PRIORITY_FLAG) { properties.priority = Int64(p.priority) }
+        if has(TB_BASIC_CORRELATION_ID_FLAG) { properties.correlationID = text(p.correlation_id) }
+        if has(TB_BASIC_REPLY_TO_FLAG) { properties.replyTo = text(p.reply_to) }
+        if has(TB_BASIC_EXPIRATION_FLAG) { properties.expiration = text(p.expiration) }
+        if has(TB_BASIC_MESSAGE_ID_FLAG) { properties.messageID = text(p.message_id) }
+        if has(TB_BASIC_TIMESTAMP_FLAG) { properties.timestamp = Int64(truncatingIfNeeded: p.timestamp) }
+        if has(TB_BASIC_TYPE_FLAG) { properties.type = text(p.type) }
+        if has(TB_BASIC_USER_ID_FLAG) { properties.userID = text(p.user_id) }
+        if has(TB_BASIC_APP_ID_FLAG) { properties.appID = text(p.app_id) }
+        if has(TB_BASIC_CLUSTER_ID_FLAG) { properties.clusterID = text(p.cluster_id) }
+        let headers = has(TB_BASIC_HEADERS_FLAG) ? AMQPTable(p.headers, depth: 0) : AMQPTable()
+        return (properties, headers)
+    }
+
+    /// The delivery as a fixture record: what `capture` writes and what `run` feeds the pipeline, so that a replay
+    /// of a capture gives the same spans as the live run.
+    public func record(seq: Int64, receivedAt: Int64) -> FixtureRecord {
+        FixtureRecord(
+            seq: seq, capturedAt: receivedAt, mode: exchange == "amq.rabbitmq.trace" ? .firehose : .tap,
+            exchange: exchange, routingKey: routingKey, redelivered: redelivered, properties: properties,
+            headers: headers, body: body)
+    }
+}
+
+extension AMQPTable {
+    /// Nested tables deeper than this become void: a hostile header cannot recurse us off the stack.
+    static let maximumDepth = 64
+
+    init(_ table: amqp_table_t, depth: Int) {
+        var entries: [(key: String, value: AMQPValue)] = []
+        if table.num_entries > 0, let base = table.entries {
+            entries.reserveCapacity(Int(table.num_entries))
+            for index in 0..<Int(table.num_entries) {
+                let entry = base[index]
+                entries.append((AMQPConnection.string(entry.key), AMQPValue(entry.value, depth: depth + 1)))
+            }
+        }
+        self.init(entries)
+    }
+}
+
+extension AMQPValue {
+    init(_ field: amqp_field_value_t, depth: Int) {
+        let tag = field.kind
+        let value = field.value
+        switch tag {
+        case UInt8(ascii: "t"): self = .boolean(value.boolean != 0)
+        case UInt8(ascii: "b"): self = .integer(Int64(value.i8), tag: tag)
+        case UInt8(ascii: "B"): self = .integer(Int64(value.u8), tag: tag)
+        case UInt8(ascii: "s"): self = .integer(Int64(value.i16), tag: tag)
+        case UInt8(ascii: "u"): self = .integer(Int64(value.u16), tag: tag)
+        case UInt8(ascii: "I"): self = .integer(Int64(value.i32), tag: tag)
+        case UInt8(ascii: "i"): self = .integer(Int64(value.u32), tag: tag)
+        case UInt8(ascii: "l"): self = .integer(value.i64, tag: tag)
+        case UInt8(ascii: "L"): self = .integer(Int64(truncatingIfNeeded: value.u64), tag: tag)
+        case UInt8(ascii: "f"): self = .float(Double(value.f32), tag: tag)
+        case UInt8(ascii: "d"): self = .float(value.f64, tag: tag)
+        case UInt8(ascii: "D"):
+            self = .decimal(Self.decimalDigits(value.decimal.value, scale: Int(value.decimal.decimals)))
+        case UInt8(ascii: "S"):
+            let bytes = AMQPConnection.bytes(value.bytes)
+            if let text = String(validating: bytes, as: UTF8.self) { self = .string(text) } else { self = .bytes(bytes, tag: tag) }
+        case UInt8(ascii: "x"): self = .bytes(AMQPConnection.bytes(value.bytes), tag: tag)
+        case UInt8(ascii: "T"): self = .timestamp(Int64(truncatingIfNeeded: value.u64))
+        case UInt8(ascii: "F"):
+            self = depth > AMQPTable.maximumDepth ? .void : .table(AMQPTable(value.table, depth: depth))
+        case UInt8(ascii: "A"):
+            guard depth <= AMQPTable.maximumDepth else {
+                self = .void
+                return
+            }
+            var values: [AMQPValue] = []
+            if value.array.num_entries > 0, let base = value.array.entries {
+                for index in 0..<Int(value.array.num_entries) { values.append(AMQPValue(base[index], depth: depth + 1)) }
+            }
+            self = .array(values)
+        default:
+            self = .void
+        }
+    }
+
+    static func decimalDigits(_ value: UInt32, scale: Int) -> String {
+        var digits = String(value)
+        guard scale > 0 else { return digits }
+        if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
+        digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        return digits
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import RabbitMQ
+import TraceCore
+
+struct CaptureCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Record the broker's traffic to a fixture file that replay (and the tests) can read.",
+        discussion: """
+            Consumes exactly as `run` does (same queue, bindings and bounds) and writes each message in the fixture \
+            format: AMQP headers with their type tags, the base64 body and captured_at, the receive time. `replay` \
+            of a capture gives the spans `run` saw. A message is acknowledged once its line is written.
+
+            Examples:
+              trace-bridge capture --output boot.jsonl --duration 30
+              trace-bridge capture --output sample.jsonl --count 1000 --queue trace-bridge.capture
+            """
+    )
+
+    @OptionGroup(title: "Broker")
+    var broker: BrokerFlags
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Append the capture to this file ('-': standard output).", valueName: "path"))
+    var output: String
+
+    @Option(help: "Stop after this many messages.")
+    var count: Int?
+
+    @Option(help: "Stop after this many seconds.")
+    var duration: Double?
+
+    func run() async throws {
+        let topology = try broker.topology()
+        let settings = try broker.connectionSettings(purpose: "capture")
+        let handle: FileHandle
+        if output == "-" {
+            handle = FileHandle.standardOutput
+        } else {
+            if !FileManager.default.fileExists(atPath: output) {
+                guard FileManager.default.createFile(atPath: output, contents: nil) else {
+                    throw ValidationError("cannot create \(output): check the directory exists and is writable")
+                }
+            }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            try handle.seekToEnd()
+        }
+        let source = BrokerSource(settings: settings, topology: topology)
+        let signals = SignalHandler { first in if first { source.stopConsuming() } else { Foundation.exit(130) } }
+        defer { withExtendedLifetime(signals) {} }
+        source.start()
+        let started = BrokerSource.now()
+        var written = 0
+        var stopping = false
+        log("capturing", ["url": "\(settings.url)", "queue": topology.queue.name, "output": output,
+                          "bindings": topology.bindings.map(\.description).joined(separator: " ")])
+        for await event in source.events {
+            switch event {
+            case .delivery(let record, let tag):
+                // Past --count, leave messages unacknowledged: the broker keeps them for the next consumer.
+                guard count.map({ written < $0 }) ?? true else { continue }
+                var record = record
+                record.seq = Int64(written + 1)
+                handle.write(Data(record.jsonLine() + [0x0A]))
+                written += 1
+                source.acknowledge(upTo: tag)
+                if let count, written >= count, !stopping {
+                    stopping = true
+                    source.stopConsuming()
+                }
+            case .tick(let now):
+                if let duration, !stopping, Double(now - started) / 1e9 >= duration {
+                    stopping = true
+                    source.stopConsuming()
+                }
+            case .connected:
+                log("connected", ["url": "\(settings.url)"])
+            case .disconnected(let error, _):
+                log("broker unavailable, retrying", ["error": error.description])
+            case .blocked, .unblocked:
+                break
+            case .stopped:
+                source.close()
+            }
+        }
+        log("capture done", ["messages": "\(written)", "output": output])
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import RabbitMQ
+import TraceCore
+
+/// Writes the spans of `trace-bridge run` and says which deliveries may be acknowledged: a delivery is acked only
+/// once every span derived from it has been written (the shared design notes §5).
+///
+/// OTLP/JSON is written in batches (every 1024 spans, and on each tick); the tree view prints a trace once no span
+/// of it has arrived for `idleFlush`, so a trace appears whole as soon as it goes quiet.
+final class LiveSpanSink {
+    private let format: OutputFormat
+    private let handle: FileHandle
+    private let colour: Bool
+    private let extraResourceAttributes: [Attribute]
+    private let idleFlush: Int64
+    private let batchSize = 1024
+
+    /// Spans not yet written, by trace, with the time the trace last grew.
+    private var buffered: [TraceID: (spans: [Span], updated: Int64)] = [:]
+    private var bufferedCount = 0
+    /// Deliveries in arrival order with the traces their spans went to; acked once all those traces are written.
+    private var pending: [(tag: DeliveryTag, traces: Set<TraceID>)] = []
+    private var pendingHead = 0
+    private var ackable: DeliveryTag?
+    private(set) var spansWritten = 0
+    private(set) var tracesWritten = 0
+
+    init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute],
+         idleFlush: Duration) throws {
+        guard format != .otlpProto else {
+            throw ValidationError("run writes tree or otlp-json; otlp-proto is for replay (the OTLP exporter sends protobuf)")
+        }
+        self.format = format
+        self.extraResourceAttributes = extraResourceAttributes
+        self.idleFlush = Int64(idleFlush.components.seconds) * 1_000_000_000 + idleFlush.components.attoseconds / 1_000_000_000
+        if let path, path != "-" {
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw ValidationError("cannot create output file \(path): check the directory exists and is writable")
+                }
+            }
+            // Append: a restarted agent adds to what the previous one wrote.
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seekToEnd()
+            self.colour = colour == .always
+        } else {
+            handle = FileHandle.standardOutput
+            self.colour = colour.enabled(forTerminal: isatty(STDOUT_FILENO) != 0)
+        }
+    }
+
+    /// Takes the spans derived from one delivery (`tag`), or from the passage of time (`tag` nil: timeouts).
+    func accept(_ spans: [Span], from tag: DeliveryTag?, now: Int64) {
+        var traces = Set<TraceID>()
+        for span in spans {
+            traces.insert(span.traceID)
+            buffered[span.traceID, default: ([], now)].spans.append(span)
+            buffered[span.traceID]!.updated = now
+        }
+        bufferedCount += spans.count
+        if let tag { pending.append((tag, traces)) }
+        if format == .otlpJSON, bufferedCount >= batchSize { flush(buffered.keys) }
+        advanceAcks()
+    }
+
+    /// Writes what is due: everything for OTLP/JSON, quiet traces for the tree.
+    func tick(now: Int64) {
+        switch format {
+        case .otlpJSON: flush(buffered.keys)
+        default: flush(buffered.filter { now - $0.value.updated >= idleFlush }.keys)
+        }
+        advanceAcks()
+    }
+
+    /// Writes everything (shutdown).
+    func flushAll() {
+        flush(buffered.keys)
+        advanceAcks()
+    }
+
+    /// The highest delivery whose spans, and every earlier delivery's, are written; nil when nothing new.
+    func takeAckable() -> DeliveryTag? {
+        defer { ackable = nil }
+        return ackable
+    }
+
+    private func flush(_ traces: some Collection<TraceID>) {
+        let selected = Array(traces)
+        guard !selected.isEmpty else { return }
+        var spans: [Span] = []
+        for trace in selected {
+            if let entry = buffered.removeValue(forKey: trace) { spans += entry.spans }
+        }
+        bufferedCount -= spans.count
+        spansWritten += spans.count
+        tracesWritten += selected.count
+        switch format {
+        case .otlpJSON:
+            var line = OTLPJSONEncoder.encode(spans, extraResourceAttributes: extraResourceAttributes)
+            line.append(0x0A)
+            handle.write(Data(line))
+        default:
+            handle.write(Data(TraceTreeRenderer(colour: colour).render(spans).utf8))
+        }
+    }
+
+    private func advanceAcks() {
+        while pendingHead < pending.count {
+            let entry = pending[pendingHead]
+            guard entry.traces.allSatisfy({ buffered[$0] == nil }) else { break }
+            ackable = entry.tag
+            pendingHead += 1
+        }
+        if pendingHead > 4096, pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+}
