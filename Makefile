@@ -2,10 +2,14 @@
 #   make demo   builds trace-bridge and replays a shipped capture into a readable trace (no broker, no collector)
 #   make test   installs what the tests need and runs every test
 # .ci/run runs `make test`.
+#
+# make test also installs rabbitmq-server (Debian) and runs a private node on 127.0.0.1:5682 (tools/broker.sh) for
+# the live tests, with a second venv holding real oslo.messaging for the scenario driver; it stops the node after.
 
 SWIFT ?= swift
 PYTHON ?= python3
 VENV ?= .venv
+SCENARIO_VENV ?= .venv-scenario
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -31,9 +35,24 @@ $(VENV)/.installed: tools/requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-test.txt
 	touch $@
 
-test: deps $(VENV)/.installed
+## Real oslo.messaging (PyPI) for tools/scenario/driver.py.
+$(SCENARIO_VENV)/.installed: tools/scenario/requirements.txt
+	$(PYTHON) -m venv $(SCENARIO_VENV)
+	$(SCENARIO_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/scenario/requirements.txt
+	touch $@
+
+test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
+	tools/broker.sh install
 	$(SWIFT) build --build-tests
-	TRACE_BRIDGE_PYTHON=$(abspath $(VENV))/bin/python $(SWIFT) test --skip-build
+	tools/broker.sh start
+	status=0; \
+	TRACE_BRIDGE_PYTHON=$(abspath $(VENV))/bin/python \
+	TRACE_BRIDGE_SCENARIO_PYTHON=$(abspath $(SCENARIO_VENV))/bin/python \
+	TB_BROKER_DIR=$(abspath .broker) \
+	$(SWIFT) test --skip-build || status=$$?; \
+	tools/broker.sh stop; \
+	exit $$status
 
 clean:
-	rm -rf .build $(VENV)
+	-tools/broker.sh stop
+	rm -rf .build $(VENV) $(SCENARIO_VENV) .broker

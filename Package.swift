@@ -56,10 +56,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets: the repository's files, the built CLI, child processes.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TraceCoreTests",
-            dependencies: ["TraceCore", "OTLPProto"],
-            resources: [],
+            dependencies: ["TraceCore", "OTLPProto", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Real rabbitmq-server (tools/broker.sh) and real oslo.messaging (tools/scenario/driver.py).
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["TraceCore", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -228,17 +228,20 @@ public final class AMQPConnection {
         case TB_BASIC_CANCEL_METHOD:
             throw AMQPError(code: .consumerCancelled, operation: "consume")
         case TB_CHANNEL_CLOSE_METHOD:
+            // Copy the reply text before answering: sending reuses the buffers it points into.
             let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let error = AMQPError(code: .channelClosed, replyCode: close.reply_code, replyText: Self.string(close.reply_text),
+                                  operation: "consume")
             _ = tb_send_channel_close_ok(state, channel)
-            throw AMQPError(code: .channelClosed, replyCode: close.reply_code, replyText: Self.string(close.reply_text),
-                            operation: "consume")
+            throw error
         case TB_CONNECTION_CLOSE_METHOD:
             let close = method.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let error = AMQPError(code: .connectionClosed, replyCode: close.reply_code,
+                                  replyText: Self.string(close.reply_text), operation: "consume")
             _ = tb_send_connection_close_ok(state)
             open = false
             amqp_destroy_connection(state)
-            throw AMQPError(code: .connectionClosed, replyCode: close.reply_code,
-                            replyText: Self.string(close.reply_text), operation: "consume")
+            throw error
         case TB_CONNECTION_BLOCKED_METHOD:
             let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
             return .blocked(reason: Self.string(blocked.reason))
@@ -258,14 +261,16 @@ public final class AMQPConnection {
             switch reply.reply.id {
             case TB_CONNECTION_CLOSE_METHOD:
                 let close = reply.reply.decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                let error = AMQPError(code: .connectionClosed, replyCode: close.reply_code,
+                                      replyText: Self.string(close.reply_text), operation: operation)
                 _ = tb_send_connection_close_ok(state)
-                throw AMQPError(code: .connectionClosed, replyCode: close.reply_code,
-                                replyText: Self.string(close.reply_text), operation: operation)
+                throw error
             case TB_CHANNEL_CLOSE_METHOD:
                 let close = reply.reply.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                let error = AMQPError(code: .channelClosed, replyCode: close.reply_code,
+                                      replyText: Self.string(close.reply_text), operation: operation)
                 _ = tb_send_channel_close_ok(state, channel)
-                throw AMQPError(code: .channelClosed, replyCode: close.reply_code,
-                                replyText: Self.string(close.reply_text), operation: operation)
+                throw error
             default:
                 throw AMQPError(code: .connectionClosed, replyText: "unexpected server method \(reply.reply.id)",
                                 operation: operation)

@@ -31,12 +31,13 @@ public enum SourceEvent: Sendable {
 
 /// Exponential backoff with jitter between reconnect attempts.
 public struct ReconnectPolicy: Sendable, Equatable {
-    /// Delay before the first retry (default 500 ms); doubles per failed attempt up to `maximum` (default 30 s).
+    /// Delay before the first retry (default 500 ms); doubles per failed attempt up to `maximum` (default 4 s, so
+    /// the agent is back within 5 s of the broker).
     public var initial: Duration
     public var maximum: Duration
     public var multiplier: Double
 
-    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(30), multiplier: Double = 2) {
+    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(4), multiplier: Double = 2) {
         self.initial = initial
         self.maximum = maximum
         self.multiplier = multiplier

@@ -6,7 +6,7 @@ import TraceCore
 /// Writes the spans of `trace-bridge run` and says which deliveries may be acknowledged: a delivery is acked only
 /// once every span derived from it has been written (the shared design notes §5).
 ///
-/// OTLP/JSON is written in batches (every 1024 spans, and on each tick); the tree view prints a trace once no span
+/// OTLP/JSON is written in batches (every 1024 spans or 100 deliveries, and on each tick); the tree view prints a trace once no span
 /// of it has arrived for `idleFlush`, so a trace appears whole as soon as it goes quiet.
 final class LiveSpanSink {
     private let format: OutputFormat
@@ -15,6 +15,8 @@ final class LiveSpanSink {
     private let extraResourceAttributes: [Attribute]
     private let idleFlush: Int64
     private let batchSize = 1024
+    /// OTLP/JSON is also written after this many deliveries, so acknowledgements keep pace with prefetch.
+    private let deliveriesPerWrite = 100
 
     /// Spans not yet written, by trace, with the time the trace last grew.
     private var buffered: [TraceID: (spans: [Span], updated: Int64)] = [:]
@@ -60,7 +62,9 @@ final class LiveSpanSink {
         }
         bufferedCount += spans.count
         if let tag { pending.append((tag, traces)) }
-        if format == .otlpJSON, bufferedCount >= batchSize { flush(buffered.keys) }
+        if format == .otlpJSON, bufferedCount >= batchSize || pending.count - pendingHead >= deliveriesPerWrite {
+            flush(buffered.keys)
+        }
         advanceAcks()
     }
 

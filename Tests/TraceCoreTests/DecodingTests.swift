@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 /// Builds oslo.messaging bodies the way oslo.messaging 18 serializes them (envelope with the inner message as a
 /// JSON string), for decoder unit tests. Ground truth on real traffic is in GroundTruthTests.

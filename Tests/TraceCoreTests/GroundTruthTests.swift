@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 /// Compares the spans synthesized from each shipped capture with the capture's ground truth, for every operation.
 ///

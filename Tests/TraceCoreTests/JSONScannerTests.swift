@@ -1,6 +1,7 @@
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 @Suite("JSON scanner")
 struct JSONScannerTests {

@@ -3,6 +3,7 @@ import OTLPProto
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 @Suite("OTLP encoding")
 struct OTLPEncodingTests {
@@ -89,60 +90,3 @@ struct IndependentReceiverTests {
     }
 }
 
-/// Runs the built `trace-bridge` binary and the test venv's Python.
-enum CLI {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// The `trace-bridge` executable built beside the test bundle (`make test` builds it first).
-    static var executable: URL {
-        let productsDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let beside = productsDirectory.appendingPathComponent("trace-bridge")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return Repository.root.appendingPathComponent(".build/debug/trace-bridge")
-    }
-
-    /// The Python with `opentelemetry-proto`: `TRACE_BRIDGE_PYTHON`, else the repository's `.venv` (`make test`
-    /// creates it). Missing is a failure, not a skip.
-    static var pythonExecutable: URL {
-        if let path = ProcessInfo.processInfo.environment["TRACE_BRIDGE_PYTHON"] { return URL(fileURLWithPath: path) }
-        return Repository.root.appendingPathComponent(".venv/bin/python")
-    }
-
-    static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
-        try execute(executable, arguments, stdin: stdin)
-    }
-
-    static func python(_ arguments: [String]) throws -> Result {
-        let python = pythonExecutable
-        try #require(FileManager.default.isExecutableFile(atPath: python.path),
-                     "no Python with opentelemetry-proto at \(python.path): run `make test` (it creates .venv)")
-        return try execute(python, arguments, stdin: nil)
-    }
-
-    static func execute(_ executable: URL, _ arguments: [String], stdin: Data?) throws -> Result {
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "\(executable.path) is not built: run `make test`")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        // stderr goes to a file, stdout to a pipe drained before waiting, so no output size can block the child.
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-stderr-\(UUID())")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let out = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let stderrData = (try? Data(contentsOf: errorFile)) ?? Data()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                      stderr: String(decoding: stderrData, as: UTF8.self))
-    }
-}

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 /// The `trace-bridge replay` command as an operator uses it.
 @Suite("trace-bridge replay")

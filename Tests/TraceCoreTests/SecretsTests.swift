@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 /// Span attributes come from an allow-list: nothing sensitive of an oslo context may reach any output.
 @Suite("Secrets never leave")

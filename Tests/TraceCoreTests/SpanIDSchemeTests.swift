@@ -2,6 +2,7 @@ import Crypto
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 @Suite("Deterministic span IDs (the contract between agents)")
 struct SpanIDSchemeTests {

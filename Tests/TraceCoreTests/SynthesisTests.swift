@@ -1,6 +1,7 @@
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 /// Builds bus events with oslo.messaging-shaped bodies for focused synthesis cases.
 struct Bus {

@@ -2,16 +2,7 @@ import Foundation
 import Testing
 
 @testable import TraceCore
-
-/// Locates the package's shipped files: tests run against the repository's own `fixtures/`, never `../shared`.
-enum Repository {
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func fixture(_ name: String) -> URL { root.appendingPathComponent("fixtures").appendingPathComponent(name) }
-
-    static func bytes(_ url: URL) throws -> [UInt8] { [UInt8](try Data(contentsOf: url)) }
-}
+import TestSupport
 
 /// Replays a fixture through the same pipeline as `trace-bridge replay`.
 struct Replay {

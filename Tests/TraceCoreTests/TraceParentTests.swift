@@ -1,6 +1,7 @@
 import Testing
 
 @testable import TraceCore
+import TestSupport
 
 @Suite("W3C traceparent and tracestate")
 struct TraceParentTests {

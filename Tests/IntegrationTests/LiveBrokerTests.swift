@@ -1,0 +1,196 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The live agent against a real RabbitMQ node (tools/broker.sh, started by `make test`) and real oslo.messaging
+/// RPC in separate processes (tools/scenario/driver.py), which records its own ground truth.
+///
+/// `TRACE_BRIDGE_TEST_AMQP_URL` may point the tests at another broker; the restart test always restarts the
+/// private node through tools/broker.sh. Nothing here is skipped: a missing broker or venv is a failure.
+@Suite("Live: real RabbitMQ and real oslo.messaging", .serialized)
+struct LiveBrokerTests {
+    static let amqpURL = ProcessInfo.processInfo.environment["TRACE_BRIDGE_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5682/"
+    /// oslo.messaging's transport URL for the same broker.
+    static var transportURL: String { "rabbit://" + amqpURL.dropFirst("amqp://".count) }
+    static let notificationConsumer = ["--service-map", "notifications=ceilometer-agent-notification"]
+
+    static var scenarioPython: URL {
+        if let path = ProcessInfo.processInfo.environment["TRACE_BRIDGE_SCENARIO_PYTHON"] { return URL(fileURLWithPath: path) }
+        return Repository.root.appendingPathComponent(".venv-scenario/bin/python")
+    }
+
+    /// Starts `trace-bridge run` writing OTLP/JSON, on a queue of its own; returns once it is consuming.
+    static func startAgent(queue: String, output: URL, extra: [String] = []) throws -> BackgroundProcess {
+        let agent = try BackgroundProcess(CLI.executable, [
+            "run", "--amqp-url", amqpURL, "--format", "otlp-json", "--output", output.path, "--queue", queue,
+            "--queue-expires", "300",
+        ] + notificationConsumer + extra)
+        try waitUntil("the agent to connect (\(queue))", timeout: 30) {
+            guard agent.process.isRunning else { throw TestSetupError("the agent exited: \(agent.stderr)") }
+            return agent.stderr.contains("trace-bridge: connected")
+        }
+        return agent
+    }
+
+    /// Runs the scenario (about 5 s of real RPC) and returns its ground truth.
+    static func runScenario() throws -> ScenarioTruth {
+        let truthFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-truth-\(UUID()).json")
+        defer { try? FileManager.default.removeItem(at: truthFile) }
+        guard FileManager.default.isExecutableFile(atPath: scenarioPython.path) else {
+            throw TestSetupError("no scenario venv at \(scenarioPython.path): run `make test`")
+        }
+        let driver = try BackgroundProcess(scenarioPython, [
+            Repository.root.appendingPathComponent("tools/scenario/driver.py").path, "--url", transportURL,
+            "--truth", truthFile.path,
+        ])
+        defer { driver.cleanUp() }
+        let status = try driver.wait(timeout: 90)
+        guard status == 0 else { throw TestSetupError("the scenario driver failed (\(status)): \(driver.stderr.suffix(3000))") }
+        return try ScenarioTruth(Data(contentsOf: truthFile))
+    }
+
+    static func spans(in file: URL) throws -> [DecodedSpan] {
+        try decodeOTLPJSONLines((try? String(contentsOf: file, encoding: .utf8)) ?? "")
+    }
+
+    static func temporaryFile(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tb-\(name)-\(UUID().uuidString.prefix(8))")
+    }
+
+    @Test("run = replay of a capture of the same traffic = the driver's truth")
+    func runCaptureReplayAndTruth() throws {
+        let runOutput = Self.temporaryFile("run.jsonl"), captureFile = Self.temporaryFile("capture.jsonl")
+        let replayOutput = Self.temporaryFile("replay.jsonl")
+        defer { for file in [runOutput, captureFile, replayOutput] { try? FileManager.default.removeItem(at: file) } }
+        let suffix = UUID().uuidString.prefix(8)
+        let agent = try Self.startAgent(queue: "tb-it-run-\(suffix)", output: runOutput)
+        defer { agent.cleanUp() }
+        let capture = try BackgroundProcess(CLI.executable, [
+            "capture", "--amqp-url", Self.amqpURL, "--output", captureFile.path, "--queue", "tb-it-capture-\(suffix)",
+            "--queue-expires", "300",
+        ])
+        defer { capture.cleanUp() }
+        try waitUntil("capture to connect", timeout: 30) { capture.stderr.contains("trace-bridge: connected") }
+
+        let truth = try Self.runScenario()
+        let expectedMessages = truth.publishes + truth.deliveries
+        try waitUntil("capture to see the \(expectedMessages) firehose messages", timeout: 30) {
+            ((try? String(contentsOf: captureFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= expectedMessages
+        }
+        try waitUntil("the agent to write the spans of every operation", timeout: 30) {
+            let spans = try Self.spans(in: runOutput)
+            return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
+        }
+        for process in [agent, capture] { process.signal(SIGTERM) }
+        #expect(try agent.wait(timeout: 30) == 0, "\(agent.stderr)")
+        #expect(try capture.wait(timeout: 30) == 0, "\(capture.stderr)")
+        #expect(agent.stderr.contains("trace-bridge: stopped"))
+
+        let replay = try CLI.run(["replay", captureFile.path, "--format", "otlp-json", "--output", replayOutput.path] + Self.notificationConsumer)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let live = try Self.spans(in: runOutput), replayed = try Self.spans(in: replayOutput)
+        #expect(!live.isEmpty)
+        #expect(Set(live.map(\.identity)) == Set(replayed.map(\.identity)), "run and replay of the capture disagree")
+        #expect(Set(live.map(\.spanID)).count == live.count, "every span written once")
+
+        let report = truth.check(live)
+        for problem in report.problems { Issue.record("\(problem)") }
+        print("live fidelity: \(report.summary)")
+    }
+
+    @Test("a broker restart: the agent reconnects within 5 s of the broker being back and traces what follows")
+    func reconnectsAfterBrokerRestart() throws {
+        let output = Self.temporaryFile("restart.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try Self.startAgent(queue: "tb-it-restart-\(UUID().uuidString.prefix(8))", output: output)
+        defer { agent.cleanUp() }
+        let brokerLog = Self.temporaryFile("broker.log")
+        defer { try? FileManager.default.removeItem(at: brokerLog) }
+        let status = try runToCompletion(
+            "/bin/bash", [Repository.root.appendingPathComponent("tools/broker.sh").path, "restart"],
+            environment: ["TB_BROKER_DIR": Repository.root.appendingPathComponent(".broker").path], log: brokerLog, timeout: 120)
+        try #require(status == 0, "broker restart failed: \((try? String(contentsOf: brokerLog, encoding: .utf8)) ?? "")")
+        let reconnect = try waitUntil("the agent to reconnect", timeout: 10) {
+            agent.stderr.components(separatedBy: "trace-bridge: connected").count >= 3
+        }
+        print("live: reconnected \(String(format: "%.2f", reconnect)) s after the broker was back")
+        #expect(reconnect < 5)
+        #expect(agent.stderr.contains("broker unavailable, retrying"))
+        let truth = try Self.runScenario()
+        try waitUntil("spans of the traffic after the restart", timeout: 30) {
+            let spans = try Self.spans(in: output)
+            return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
+        }
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0)
+    }
+
+    @Test("SIGKILL mid-stream, restart: no trace event lost (unacknowledged messages are redelivered)")
+    func sigkillLosesNothing() throws {
+        let first = Self.temporaryFile("kill-1.jsonl"), second = Self.temporaryFile("kill-2.jsonl")
+        defer { for file in [first, second] { try? FileManager.default.removeItem(at: file) } }
+        let queue = "tb-it-kill-\(UUID().uuidString.prefix(8))"
+        // A small prefetch keeps the first agent behind the traffic, so the kill lands mid-stream.
+        let agent = try Self.startAgent(queue: queue, output: first, extra: ["--prefetch", "5"])
+        defer { agent.cleanUp() }
+        let truthFile = Self.temporaryFile("kill-truth.json")
+        defer { try? FileManager.default.removeItem(at: truthFile) }
+        let driver = try BackgroundProcess(Self.scenarioPython, [
+            Repository.root.appendingPathComponent("tools/scenario/driver.py").path, "--url", Self.transportURL,
+            "--truth", truthFile.path,
+        ])
+        defer { driver.cleanUp() }
+        // Kill the agent as soon as it has written anything: mid-stream.
+        try waitUntil("the first agent's first spans", timeout: 30) { !(try Self.spans(in: first)).isEmpty }
+        agent.signal(SIGKILL)
+        _ = try agent.wait(timeout: 10)
+        let restarted = try Self.startAgent(queue: queue, output: second)
+        defer { restarted.cleanUp() }
+        #expect(try driver.wait(timeout: 90) == 0, "\(driver.stderr.suffix(2000))")
+        let truth = try ScenarioTruth(Data(contentsOf: truthFile))
+        try waitUntil("every published message in the union of both outputs", timeout: 30) {
+            let union = try Self.spans(in: first) + Self.spans(in: second)
+            return truth.operations.allSatisfy { op in union.contains { $0.messageID == op.uniqueID } }
+        }
+        restarted.signal(SIGTERM)
+        #expect(try restarted.wait(timeout: 30) == 0)
+        let before = try Self.spans(in: first), after = try Self.spans(in: second)
+        print("live: killed after \(before.count) spans written; the restarted agent wrote \(after.count)")
+        #expect(!truth.operations.allSatisfy { op in before.contains { $0.messageID == op.uniqueID } }, "killed mid-stream")
+        #expect(!after.isEmpty)
+    }
+
+    @Test("hypervisor role: only its host's deliveries, with the same span IDs the control plane derives")
+    func hypervisorAgreesWithControlPlane() throws {
+        let control = Self.temporaryFile("control.jsonl"), hypervisor = Self.temporaryFile("hypervisor.jsonl")
+        defer { for file in [control, hypervisor] { try? FileManager.default.removeItem(at: file) } }
+        let suffix = UUID().uuidString.prefix(8)
+        let controlAgent = try Self.startAgent(queue: "tb-it-control-\(suffix)", output: control)
+        defer { controlAgent.cleanUp() }
+        let hypervisorAgent = try Self.startAgent(
+            queue: "tb-it-hypervisor-\(suffix)", output: hypervisor, extra: ["--role", "hypervisor", "--host", "compute-1"])
+        defer { hypervisorAgent.cleanUp() }
+        let truth = try Self.runScenario()
+        let computeDeliveries = truth.operations.flatMap { op in op.deliveries.filter { $0.queue == "compute.compute-1" }.map { _ in op } }
+        try #require(!computeDeliveries.isEmpty)
+        try waitUntil("the hypervisor's consumer spans", timeout: 30) {
+            try Self.spans(in: hypervisor).count >= computeDeliveries.count
+        }
+        try waitUntil("the control plane's spans", timeout: 30) {
+            let spans = try Self.spans(in: control)
+            return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
+        }
+        for agent in [controlAgent, hypervisorAgent] { agent.signal(SIGTERM) }
+        _ = try controlAgent.wait(timeout: 30)
+        _ = try hypervisorAgent.wait(timeout: 30)
+        let seen = try Self.spans(in: hypervisor), reference = try Self.spans(in: control)
+        #expect(seen.allSatisfy { $0.kind == 5 && $0.queue == "compute.compute-1" }, "only deliveries to compute.compute-1")
+        #expect(seen.count == computeDeliveries.count)
+        for span in seen {
+            let twin = reference.first { $0.spanID == span.spanID }
+            #expect(twin != nil, "the control plane derived no span \(span.spanID) (\(span.name))")
+            #expect(twin?.parentSpanID == span.parentSpanID, "\(span.name): parents differ")
+            #expect(span.service == "nova-compute" && span.host == "compute-1")
+        }
+    }
+}
