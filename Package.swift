@@ -67,6 +67,11 @@ let package = Package(
             dependencies: ["TraceCore", "OTLPProto", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "RabbitMQTests",
+            dependencies: ["RabbitMQ"],
+            swiftSettings: swiftSettings
+        ),
         // Real rabbitmq-server (tools/broker.sh) and real oslo.messaging (tools/scenario/driver.py).
         .testTarget(
             name: "IntegrationTests",

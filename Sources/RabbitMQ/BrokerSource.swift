@@ -194,7 +194,7 @@ public final class BrokerSource: Sendable {
             switch try connection.next(timeoutMilliseconds: 100, receivedAt: Self.now) {
             case .delivery(let delivery):
                 sequence += 1
-                continuation.yield(.delivery(delivery.record(seq: sequence, receivedAt: Self.now()),
+                continuation.yield(.delivery(delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
                                              DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
             case .idle:
                 if cancelled && !stoppedReported {

@@ -1,3 +1,5 @@
+import TraceCore
+
 /// The agent's own queue and its bounds. It never consumes from the services' queues: only from this one.
 public struct QueueSettings: Sendable, Equatable {
     public var name: String
@@ -77,16 +79,22 @@ public struct SourceTopology: Sendable, Equatable {
     public var bindings: [QueueBinding]
     /// `basic.qos` prefetch: the bound on messages the agent holds unacknowledged, and so on its memory.
     public var prefetch: UInt16
+    /// How deliveries are read: firehose trace messages (`publish.X` / `deliver.X` keys with trace headers, also
+    /// when replayed through another exchange, as the benchmarks do) or tapped plain messages.
+    public var mode: FixtureRecord.Mode
 
-    public init(queue: QueueSettings, bindings: [QueueBinding], prefetch: UInt16 = 1000) {
+    public init(queue: QueueSettings, bindings: [QueueBinding], prefetch: UInt16 = 1000, mode: FixtureRecord.Mode = .firehose) {
         self.queue = queue
         self.bindings = bindings
         self.prefetch = prefetch
+        self.mode = mode
     }
 
     /// Tap mode: our queue bound with `#` to each chosen exchange (fanout exchanges ignore the key). Publishes
     /// only: no replies (the default exchange cannot be bound), no deliveries.
     public static func tap(exchanges: [String], queue: QueueSettings, prefetch: UInt16 = 1000) -> SourceTopology {
-        SourceTopology(queue: queue, bindings: exchanges.map { QueueBinding(exchange: $0, routingKey: "#") }, prefetch: prefetch)
+        SourceTopology(
+            queue: queue, bindings: exchanges.map { QueueBinding(exchange: $0, routingKey: "#") }, prefetch: prefetch,
+            mode: .tap)
     }
 }
