@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Private RabbitMQ node for trace-bridge's live tests.
 #
-#   tools/broker.sh install|start|stop|restart|status
+#   tools/broker.sh install|start|stop|restart|status|ctl RABBITMQCTL-ARGS...
 #
 # The node never shares anything with a system-wide RabbitMQ: its own node
 # name, data/log dir, Erlang cookie, AMQP port, distribution port and even its
@@ -190,6 +190,8 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     restart) cmd_stop; cmd_start ;;
+    # rabbitmqctl against the private node, e.g. `tools/broker.sh ctl add_user tracer secret` (used by the tests).
+    ctl) shift; broker_env; ctl "$@" ;;
     status) cmd_status ;;
     *) echo "usage: $0 install|start|stop|restart|status" >&2; exit 2 ;;
 esac

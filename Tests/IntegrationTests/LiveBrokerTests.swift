@@ -193,4 +193,61 @@ struct LiveBrokerTests {
             #expect(span.service == "nova-compute" && span.host == "compute-1")
         }
     }
+
+    /// rabbitmqctl on the private node (tools/broker.sh ctl).
+    static func rabbitmqctl(_ arguments: String...) throws {
+        let log = temporaryFile("rabbitmqctl.log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let status = try runToCompletion(
+            "/bin/bash", [Repository.root.appendingPathComponent("tools/broker.sh").path, "ctl"] + arguments,
+            environment: ["TB_BROKER_DIR": Repository.root.appendingPathComponent(".broker").path], log: log, timeout: 60)
+        guard status == 0 else {
+            throw TestSetupError("rabbitmqctl \(arguments.joined(separator: " ")): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        }
+    }
+
+    @Test("the README's minimal permissions suffice; without read on the firehose the agent says 403 and keeps retrying")
+    func minimalPermissions() throws {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let hostPart = Self.amqpURL.split(separator: "@").last.map(String.init) ?? "127.0.0.1:5682/"
+        let allowed = "tb-tracer-\(suffix)", denied = "tb-denied-\(suffix)"
+        try Self.rabbitmqctl("add_user", allowed, "pw-\(suffix)")
+        try Self.rabbitmqctl("add_user", denied, "pw-\(suffix)")
+        defer {
+            try? Self.rabbitmqctl("delete_user", allowed)
+            try? Self.rabbitmqctl("delete_user", denied)
+        }
+        // configure and write: our own queues; read: our queues and the firehose exchange. Nothing else.
+        try Self.rabbitmqctl("set_permissions", "-p", "/", allowed, "^trace-bridge\\..*", "^trace-bridge\\..*",
+                             "^(trace-bridge\\..*|amq\\.rabbitmq\\.trace)$")
+        try Self.rabbitmqctl("set_permissions", "-p", "/", denied, "^trace-bridge\\..*", "^trace-bridge\\..*", "^trace-bridge\\..*")
+
+        let output = Self.temporaryFile("permissions.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try BackgroundProcess(CLI.executable, [
+            "run", "--format", "otlp-json", "--output", output.path, "--queue", "trace-bridge.it-\(suffix)", "--queue-expires", "60",
+        ], environment: ["TRACE_BRIDGE_AMQP_URL": "amqp://\(allowed):pw-\(suffix)@\(hostPart)"])
+        defer { agent.cleanUp() }
+        try waitUntil("the agent with minimal permissions to consume", timeout: 30) {
+            guard agent.process.isRunning else { throw TestSetupError("the agent exited: \(agent.stderr)") }
+            return agent.stderr.contains("trace-bridge: connected")
+        }
+        #expect(!agent.stderr.contains("pw-\(suffix)"), "the password never appears in logs")
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0)
+
+        let refused = try BackgroundProcess(CLI.executable, [
+            "run", "--format", "otlp-json", "--output", output.path, "--queue", "trace-bridge.it-denied-\(suffix)",
+            "--queue-expires", "60",
+        ], environment: ["TRACE_BRIDGE_AMQP_URL": "amqp://\(denied):pw-\(suffix)@\(hostPart)"])
+        defer { refused.cleanUp() }
+        try waitUntil("a clear error about the refused binding, retried", timeout: 30) {
+            refused.stderr.components(separatedBy: "403 ACCESS_REFUSED").count >= 3
+        }
+        #expect(refused.process.isRunning, "the agent never exits because of the broker")
+        #expect(refused.stderr.contains("queue.bind trace-bridge.it-denied-\(suffix) to amq.rabbitmq.trace"))
+        #expect(!refused.stderr.contains("pw-\(suffix)"))
+        refused.signal(SIGTERM)
+        #expect(try refused.wait(timeout: 30) == 0)
+    }
 }
