@@ -1,0 +1,98 @@
+// The baseline for Benchmarks/drain.sh: the least a consumer of trace-bridge's queue can do with librabbitmq
+// (rabbitmq-c 0.11), so the agent's drain rate and CPU per message can be judged against the library and broker alone.
+//
+//   consumer AMQP_URL QUEUE COUNT
+//
+// Consumes QUEUE with the agent's settings (basic.qos prefetch 1000, manual acks), discards every body, acks with
+// multiple=true once per 100 messages, and exits after COUNT messages printing one JSON line:
+//   {"messages": N, "wall_s": S, "cpu_s": S}   (wall from process start, CPU = user + system of this process)
+//
+// Build: cc -O2 consumer.c -lrabbitmq -o consumer
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+enum { PREFETCH = 1000, ACK_EVERY = 100, FRAME_MAX = 131072 /* what the agent asks for */ };
+
+static double seconds(struct timespec t) { return (double)t.tv_sec + (double)t.tv_nsec / 1e9; }
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return seconds(t);
+}
+
+static void die_reply(amqp_rpc_reply_t reply, const char *what) {
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+        fprintf(stderr, "consumer: %s: %s\n", what, amqp_error_string2(reply.library_error));
+    else
+        fprintf(stderr, "consumer: %s: server closed the channel or connection (method 0x%08x)\n", what, reply.reply.id);
+    exit(1);
+}
+
+static void die_status(int status, const char *what) {
+    if (status == AMQP_STATUS_OK) return;
+    fprintf(stderr, "consumer: %s: %s\n", what, amqp_error_string2(status));
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    double start = now();
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s AMQP_URL QUEUE COUNT\n", argv[0]);
+        return 2;
+    }
+    struct amqp_connection_info url;
+    amqp_default_connection_info(&url);
+    // amqp_parse_url decodes in place and keeps pointers into its argument: give it a copy that lives on.
+    char *url_text = strdup(argv[1]);
+    die_status(amqp_parse_url(url_text, &url), "parse AMQP URL");
+    // "amqp://host/" parses as the empty vhost; the agent (and RabbitMQ's tools) mean "/" by it.
+    const char *vhost = url.vhost[0] ? url.vhost : "/";
+    const char *queue = argv[2];
+    long count = strtol(argv[3], NULL, 10);
+
+    amqp_connection_state_t conn = amqp_new_connection();
+    amqp_socket_t *socket = amqp_tcp_socket_new(conn);
+    if (!socket) die_status(AMQP_STATUS_NO_MEMORY, "socket");
+    die_status(amqp_socket_open(socket, url.host, url.port), "connect");
+    // Heartbeats off: the drain lasts seconds, and the loop below never sleeps outside the library anyway.
+    die_reply(amqp_login(conn, vhost, 0, FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN, url.user, url.password), "login");
+    amqp_channel_open(conn, 1);
+    die_reply(amqp_get_rpc_reply(conn), "channel.open");
+    amqp_basic_qos(conn, 1, 0, PREFETCH, 0);
+    die_reply(amqp_get_rpc_reply(conn), "basic.qos");
+    amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, /* no_ack */ 0, 0, amqp_empty_table);
+    die_reply(amqp_get_rpc_reply(conn), "basic.consume");
+
+    long received = 0;
+    while (received < count) {
+        // Without this, rabbitmq-c keeps every frame's memory until the next RPC: it grows for the whole drain.
+        amqp_maybe_release_buffers(conn);
+        amqp_envelope_t envelope;
+        // No timeout: the backlog is already in the queue, and anything but a delivery is a failure here.
+        die_reply(amqp_consume_message(conn, &envelope, NULL, 0), "consume");
+        received++;
+        if (received % ACK_EVERY == 0 || received == count)
+            die_status(amqp_basic_ack(conn, 1, envelope.delivery_tag, /* multiple */ 1), "basic.ack");
+        amqp_destroy_envelope(&envelope);
+    }
+
+    // A clean close makes the broker settle the last ack before this process is counted as done.
+    die_reply(amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS), "channel.close");
+    die_reply(amqp_connection_close(conn, AMQP_REPLY_SUCCESS), "connection.close");
+    amqp_destroy_connection(conn);
+    free(url_text);
+
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    double cpu = (double)usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + (double)usage.ru_stime.tv_sec +
+                 usage.ru_stime.tv_usec / 1e6;
+    printf("{\"messages\": %ld, \"wall_s\": %.6f, \"cpu_s\": %.6f}\n", received, now() - start, cpu);
+    return 0;
+}
