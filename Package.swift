@@ -16,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C only: links Debian's librabbitmq (rabbitmq-c 0.11) and shims what Swift cannot call.
@@ -28,6 +34,26 @@ let package = Package(
         .target(
             name: "RabbitMQ",
             dependencies: ["CRabbitMQ", "TraceCore"],
+            swiftSettings: swiftSettings
+        ),
+        // zlib, for gzip-compressed OTLP/HTTP bodies.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // OTLP export: gRPC and HTTP transports, retries per the OTLP specification, batching with acknowledgement.
+        .target(
+            name: "OTLPExport",
+            dependencies: [
+                "TraceCore", "OTLPProto", "CZlib",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Generated once from the official OpenTelemetry protos (scripts/generate-otlp-proto.sh).
@@ -52,6 +78,7 @@ let package = Package(
             dependencies: [
                 "TraceCore",
                 "RabbitMQ",
+                "OTLPExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -65,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "TraceCoreTests",
             dependencies: ["TraceCore", "OTLPProto", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTLPExportTests",
+            dependencies: ["OTLPExport", "TraceCore", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

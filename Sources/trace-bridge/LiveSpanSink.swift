@@ -30,8 +30,8 @@ final class LiveSpanSink {
 
     init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute],
          idleFlush: Duration) throws {
-        guard format != .otlpProto else {
-            throw ValidationError("run writes tree or otlp-json; otlp-proto is for replay (the OTLP exporter sends protobuf)")
+        guard format == .tree || format == .otlpJSON else {
+            throw ValidationError("a file sink writes tree or otlp-json")
         }
         self.format = format
         self.extraResourceAttributes = extraResourceAttributes

@@ -10,6 +10,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case otlpJSON = "otlp-json"
     /// One binary OTLP ExportTraceServiceRequest (protobuf) holding every span.
     case otlpProto = "otlp-proto"
+    /// Export to an OpenTelemetry Collector over OTLP (gRPC or HTTP): `run` only.
+    case otlp
 }
 
 /// Writes spans in one format to a file or standard output.
@@ -23,6 +25,7 @@ final class SpanWriter {
     private let batchSize = 1024
 
     init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute]) throws {
+        precondition(format != .otlp, "export goes through BatchingExporter, not a file")
         self.format = format
         self.extraResourceAttributes = extraResourceAttributes
         if let path, path != "-" {
@@ -51,6 +54,8 @@ final class SpanWriter {
         case .otlpProto:
             let request = ExportTraceServiceRequest(spans: buffered, extraResourceAttributes: extraResourceAttributes)
             handle.write(try request.serializedBytes() as Data)
+        case .otlp:
+            break
         }
         buffered.removeAll()
         if handle !== FileHandle.standardOutput { try handle.close() }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import OTLPExport
+import RabbitMQ
 import TraceCore
 
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay captured bus traffic (fixture JSONL) into traces.",
@@ -14,6 +16,7 @@ struct ReplayCommand: ParsableCommand {
             Examples:
               trace-bridge replay fixtures/a_boot.jsonl
               trace-bridge replay fixtures/e_otel.jsonl --format otlp-json --output e_otel.otlp.jsonl
+              trace-bridge replay fixtures/a_boot.jsonl --format otlp --otlp-endpoint http://localhost:4317
               trace-bridge replay fixtures/d_notify.jsonl --service-map notifications=nova-notify-listener \\
                   --service-map versioned_notifications=nova-notify-listener
 
@@ -26,7 +29,7 @@ struct ReplayCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Capture files in the fixture format; '-' reads standard input.", valueName: "file"))
     var files: [String]
 
-    @Option(name: .shortAndLong, help: "Output format: tree (for people), otlp-json (one OTLP request per line), otlp-proto (binary OTLP).")
+    @Option(name: .shortAndLong, help: "Output format: tree (for people), otlp-json (one OTLP request per line), otlp-proto (binary OTLP), otlp (export to a collector; exit code 69 if not every span was accepted).")
     var format: OutputFormat = .tree
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write spans here instead of standard output.", valueName: "path"))
@@ -44,16 +47,28 @@ struct ReplayCommand: ParsableCommand {
     @OptionGroup(title: "Synthesis")
     var synthesis: SynthesisFlags
 
-    func run() throws {
+    @OptionGroup(title: "OTLP export (--format otlp)")
+    var export: ExporterFlags
+
+    @Option(name: .customLong("export-grace"), help: "--format otlp: seconds to wait for the collector at the end.")
+    var exportGraceSeconds = 30.0
+
+    func run() async throws {
         var pipeline = EventPipeline(options: try synthesis.options())
-        let writer = try SpanWriter(
-            format: format, path: output, colour: color, extraResourceAttributes: try synthesis.extraResourceAttributes())
+        let resourceAttributes = try synthesis.extraResourceAttributes()
+        let exporter: BatchingExporter<Int>? = format == .otlp
+            ? BatchingExporter(transport: try makeTransport(try export.configuration()), policy: export.policy(prefetch: 2000),
+                               resourceAttributes: resourceAttributes, clock: { BrokerSource.now() }, notice: ExportSink.report)
+            : nil
+        let writer = format == .otlp
+            ? nil : try SpanWriter(format: format, path: output, colour: color, extraResourceAttributes: resourceAttributes)
         var traceIDs = Set<TraceID>()
         var spanCount = 0
         func emit(_ spans: [Span]) {
             spanCount += spans.count
             for span in spans { traceIDs.insert(span.traceID) }
-            writer.write(spans)
+            writer?.write(spans)
+            exporter?.accept(spans, from: nil)
         }
         for file in files {
             let reader = try ChunkedFileReader(path: file)
@@ -77,8 +92,16 @@ struct ReplayCommand: ParsableCommand {
             if let failure { throw failure }
         }
         emit(pipeline.finish())
-        try writer.finish()
+        try writer?.finish()
         if !quiet { printSummary(pipeline, spans: spanCount, traces: traceIDs.count) }
+        if let exporter {
+            await exporter.shutdown(within: .milliseconds(Int64(exportGraceSeconds * 1000)))
+            let counters = exporter.counters
+            if !quiet {
+                printError("  exported \(counters.spansExported) spans in \(counters.batchesExported) requests, \(counters.retries) retries, \(counters.spansRejected) rejected, \(counters.spansDropped) dropped")
+            }
+            if counters.spansExported != spanCount { throw ExitCode(69) }
+        }
     }
 
     private func printSummary(_ pipeline: EventPipeline, spans: Int, traces: Int) {

@@ -30,11 +30,17 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "Broker")
     var broker: BrokerFlags
 
-    @Option(name: .shortAndLong, help: "Output format: tree (traces as they go quiet) or otlp-json (one OTLP request per line).")
-    var format: OutputFormat = .tree
+    @Option(name: .shortAndLong, help: "Where spans go: otlp (export to a collector, default), tree (traces on the terminal as they go quiet) or otlp-json (one OTLP request per line).")
+    var format: OutputFormat = .otlp
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Append spans to this file instead of standard output.", valueName: "path"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("tree/otlp-json: append spans to this file instead of standard output.", valueName: "path"))
     var output: String?
+
+    @Option(name: .customLong("shutdown-grace"), help: "On SIGTERM, seconds to finish exporting before exiting; what is not exported stays unacknowledged in the broker.")
+    var shutdownGraceSeconds = 10.0
+
+    @OptionGroup(title: "OTLP export (--format otlp)")
+    var export: ExporterFlags
 
     @Option(name: .customLong("tree-idle"), help: "Tree: print a trace once it has had no new span for this many seconds.")
     var treeIdleSeconds: Double = 2
@@ -55,9 +61,18 @@ struct RunCommand: AsyncParsableCommand {
         options.ignoredQueues.insert(topology.queue.name)
         if !broker.tapExchanges.isEmpty { options.observesReplies = false }
         var pipeline = EventPipeline(options: options)
-        let sink = try LiveSpanSink(
-            format: format, path: output, colour: color, extraResourceAttributes: try synthesis.extraResourceAttributes(),
-            idleFlush: .milliseconds(Int64(treeIdleSeconds * 1000)))
+        let resourceAttributes = try synthesis.extraResourceAttributes()
+        let sink: any RunSink
+        switch format {
+        case .otlp:
+            sink = try ExportSink(configuration: try export.configuration(), policy: export.policy(prefetch: topology.prefetch),
+                                  resourceAttributes: resourceAttributes)
+        case .tree, .otlpJSON:
+            sink = try LiveSpanSink(format: format, path: output, colour: color, extraResourceAttributes: resourceAttributes,
+                                    idleFlush: .milliseconds(Int64(treeIdleSeconds * 1000)))
+        case .otlpProto:
+            throw ValidationError("run writes otlp (export), tree or otlp-json; otlp-proto files are for replay")
+        }
         let source = BrokerSource(settings: settings, topology: topology)
         let signals = SignalHandler { stopping in
             if stopping { source.stopConsuming() } else { Foundation.exit(130) }
@@ -95,15 +110,15 @@ struct RunCommand: AsyncParsableCommand {
             case .unblocked:
                 log("broker unblocked publishers", [:])
             case .stopped:
-                sink.flushAll()
+                await sink.finish(grace: .milliseconds(Int64(shutdownGraceSeconds * 1000)))
                 if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
                 source.close()
             }
             if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
         }
         let stats = pipeline.stats
-        log("stopped", ["messages": "\(stats.messages)", "spans": "\(sink.spansWritten)",
-                        "skipped": "\(stats.skippedTotal)", "timeouts": "\(pipeline.synthesizer.counters.timeouts)"])
+        log("stopped", sink.summary.merging(["messages": "\(stats.messages)", "skipped": "\(stats.skippedTotal)",
+                                             "timeouts": "\(pipeline.synthesizer.counters.timeouts)"]) { $1 })
     }
 }
 

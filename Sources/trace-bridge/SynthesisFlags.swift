@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TraceCore
 
 /// Flags that shape span synthesis, shared by every command that synthesizes (replay now, run later).
@@ -37,11 +38,22 @@ struct SynthesisFlags: ParsableArguments {
         return options
     }
 
+    /// `OTEL_RESOURCE_ATTRIBUTES` (the OpenTelemetry SDK variable), then `--resource-attribute` flags, which win.
     func extraResourceAttributes() throws -> [Attribute] {
-        try resourceAttributes.map { pair in
-            let (key, value) = try split(pair, flag: "--resource-attribute", example: "cluster=region-1")
-            return Attribute(key, .string(value))
+        var attributes: [Attribute] = []
+        if let variable = ProcessInfo.processInfo.environment["OTEL_RESOURCE_ATTRIBUTES"] {
+            for pair in variable.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+                let (key, value) = try split(
+                    pair.trimmingCharacters(in: .whitespaces), flag: "OTEL_RESOURCE_ATTRIBUTES", example: "cluster=region-1")
+                attributes.append(Attribute(key, .string(value.removingPercentEncoding ?? value)))
+            }
         }
+        for pair in resourceAttributes {
+            let (key, value) = try split(pair, flag: "--resource-attribute", example: "cluster=region-1")
+            attributes.removeAll { $0.key == key }
+            attributes.append(Attribute(key, .string(value)))
+        }
+        return attributes
     }
 
     private func split(_ pair: String, flag: String, example: String) throws -> (String, String) {

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The live drain benchmark: how fast `trace-bridge run` drains a backlog of firehose messages from its queue, next to
+# a minimal C consumer on the same librabbitmq, against the same broker in the same run (Benchmarks/RESULTS.md).
+#
+#   Benchmarks/drain.sh            COUNT=50000 RUNS=3 by default
+#
+# For each run and contender, interleaved (C, agent, C, agent, ...): fill a fresh queue with COUNT messages
+# (fill_backlog.py), start the consumer and time it from process start until every message is acknowledged
+# (measure.py). The medians and ratios are printed at the end; every run's numbers stay in .build-bench/.
+#
+# The backlog goes through a topic exchange of ours (tb-bench) rather than the firehose, with the firehose's routing
+# keys and headers; the agent binds to it with --bind, so it still decodes the messages as firehose messages.
+# Uses the private broker of tools/broker.sh (started if it is not running, and then stopped again at the end), in a
+# vhost of its own (tb-bench, deleted at the end): the firehose is on for vhost /, where it would copy the whole
+# backlog into every queue bound to it (the live tests' among them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-50000}
+RUNS=${RUNS:-3}
+VHOST=tb-bench
+URL="amqp://guest:guest@127.0.0.1:${TB_AMQP_PORT:-5682}/$VHOST"
+OUT=.build-bench                      # gitignored (.build*/)
+PY=.venv-scenario/bin/python          # py-amqp
+RESULTS=$OUT/drain-results.jsonl
+
+# rabbitmqctl for the private node, with the environment tools/broker.sh gives it (its cookie, its epmd).
+rabbitmqctl() {
+    HOME=$(cd "${TB_BROKER_DIR:-.broker}" && pwd) ERL_EPMD_PORT=${TB_EPMD_PORT:-4379} ERL_EPMD_ADDRESS=127.0.0.1 \
+        /usr/lib/rabbitmq/bin/rabbitmqctl -q -n trace-bridge-test@localhost "$@"
+}
+
+started_broker=false
+cleanup() {
+    rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true
+    if $started_broker; then tools/broker.sh stop; fi
+}
+trap cleanup EXIT
+
+t0=$SECONDS
+mkdir -p "$OUT"
+if ! tools/broker.sh status >/dev/null 2>&1; then
+    tools/broker.sh start >/dev/null
+    started_broker=true
+fi
+broker_pid=$(cat "${TB_BROKER_DIR:-.broker}/node.pid")
+rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true   # left over by an interrupted run
+rabbitmqctl add_vhost "$VHOST" >/dev/null
+rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
+
+echo "drain: building the C consumer and trace-bridge (release; the first build takes minutes)" >&2
+cc -O2 -Wall Benchmarks/c-consumer/consumer.c -lrabbitmq -o "$OUT/consumer"
+swift build -c release --product trace-bridge >"$OUT/swift-release.log" 2>&1 ||
+    { tail -n 30 "$OUT/swift-release.log" >&2; exit 1; }
+agent=$(swift build -c release --show-bin-path)/trace-bridge
+
+: >"$RESULTS"
+for run in $(seq 1 "$RUNS"); do
+    for contender in c agent; do
+        queue=tb-bench.$contender.$run
+        fill=$("$PY" Benchmarks/fill_backlog.py --url "$URL" --queue "$queue" --count "$COUNT")
+        echo "drain: run $run $contender: filled $fill" >&2
+        sleep 1   # let the broker settle after the fill
+        case $contender in
+            c) command=("$OUT/consumer" "$URL" "$queue" "$COUNT"); stop= ;;
+            agent) command=("$agent" run --amqp-url "$URL" --queue "$queue" --bind tb-bench:#
+                            --format otlp-json --output /dev/null --prefetch 1000); stop=--stop ;;
+        esac
+        "$PY" Benchmarks/measure.py run --url "$URL" --queue "$queue" --count "$COUNT" \
+            --contender "$contender" $stop --broker-pid "$broker_pid" --log-dir "$OUT" -- "${command[@]}" |
+            tee -a "$RESULTS"
+    done
+done
+
+echo
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)," \
+     "$COUNT messages per run, $RUNS runs each, $((SECONDS - t0)) s end to end"
+"$PY" Benchmarks/measure.py summarize "$RESULTS"

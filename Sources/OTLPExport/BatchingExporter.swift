@@ -1,0 +1,269 @@
+import Foundation
+import Synchronization
+import TraceCore
+
+/// When to send and how hard to retry; every default is documented in docs/operations.md.
+public struct BatchingPolicy: Sendable, Equatable {
+    /// Send when this many spans are buffered (the Collector batch processor's default).
+    public var maxBatchSpans: Int
+    /// Send when spans of this many deliveries are buffered, so acknowledgements keep pace with prefetch.
+    public var maxBatchDeliveries: Int
+    /// Send what is buffered after this long, however little.
+    public var delay: Duration
+    /// Exports in flight at once; more spans wait in the buffer (bounded by prefetch, since nothing is acked).
+    public var maxInFlight: Int
+    /// Retry backoff: initial delay, doubling up to `maximumBackoff`, with jitter; give up (drop and count) after
+    /// `maximumElapsed` of retrying one batch.
+    public var initialBackoff: Duration
+    public var maximumBackoff: Duration
+    public var maximumElapsed: Duration
+
+    public init(maxBatchSpans: Int = 1024, maxBatchDeliveries: Int = 500, delay: Duration = .seconds(5),
+                maxInFlight: Int = 2, initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30),
+                maximumElapsed: Duration = .seconds(300)) {
+        self.maxBatchSpans = maxBatchSpans
+        self.maxBatchDeliveries = maxBatchDeliveries
+        self.delay = delay
+        self.maxInFlight = maxInFlight
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.maximumElapsed = maximumElapsed
+    }
+}
+
+/// What the exporter did, for the summary and the metrics endpoint.
+public struct ExportCounters: Sendable, Equatable {
+    public var spansExported = 0
+    /// Spans the collector refused in a partial success (logged, counted, never retried).
+    public var spansRejected = 0
+    /// Spans dropped on purpose: a permanent error, or retrying for longer than `maximumElapsed`.
+    public var spansDropped = 0
+    /// Export attempts that failed retryably and were retried.
+    public var retries = 0
+    public var batchesExported = 0
+    public var exportSecondsTotal = 0.0
+    public var exportSecondsMaximum = 0.0
+    public var batchesInFlight = 0
+
+    public init() {}
+}
+
+/// Something an operator should hear about once, not once per attempt.
+public enum ExporterNotice: Sendable {
+    case failing(reason: String, retryIn: Duration)
+    case recovered(afterRetries: Int)
+    case partialSuccess(rejectedSpans: Int64, message: String)
+    case dropped(spans: Int, reason: String)
+}
+
+/// Batches spans, exports them with retries per the OTLP specification, and tells which deliveries may be
+/// acknowledged: only those whose spans were all accepted by the collector, or deliberately dropped and counted
+/// (the shared design notes §5). While the collector fails retryably nothing new is acknowledged, so the backlog
+/// waits in the broker's bounded queue and prefetch bounds what the agent holds.
+public final class BatchingExporter<Tag: Sendable>: Sendable {
+    private let transport: any OTLPTransport
+    private let policy: BatchingPolicy
+    private let resourceAttributes: [Attribute]
+    private let notice: @Sendable (ExporterNotice) -> Void
+    private let clock: @Sendable () -> Int64
+    private let state: Mutex<State>
+
+    private struct Batch {
+        enum Status { case inFlight, done, abandoned }
+        var id: Int
+        var lastTag: Tag?
+        var status: Status
+    }
+
+    private struct State {
+        var buffer: [Span] = []
+        var bufferLastTag: Tag?
+        var bufferDeliveries = 0
+        var bufferSince: Int64?
+        var batches: [Batch] = []
+        var nextID = 0
+        var ackable: Tag?
+        var counters = ExportCounters()
+        var tasks: [Int: Task<Void, Never>] = [:]
+        /// Set at shutdown: retries stop at this time and their batches stay unacknowledged (redelivered later).
+        var deadline: Int64?
+        var failing = false
+    }
+
+    public init(transport: any OTLPTransport, policy: BatchingPolicy = BatchingPolicy(), resourceAttributes: [Attribute],
+                clock: @escaping @Sendable () -> Int64, notice: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) {
+        self.transport = transport
+        self.policy = policy
+        self.resourceAttributes = resourceAttributes
+        self.clock = clock
+        self.notice = notice
+        state = Mutex(State())
+    }
+
+    public var counters: ExportCounters { state.withLock { $0.counters } }
+
+    /// Takes the spans derived from one delivery (`tag`), or from the passage of time (`tag` nil).
+    public func accept(_ spans: [Span], from tag: Tag?) {
+        let due = state.withLock { state -> Bool in
+            state.buffer.append(contentsOf: spans)
+            if let tag {
+                state.bufferLastTag = tag
+                state.bufferDeliveries += 1
+            }
+            if state.bufferSince == nil, !spans.isEmpty || tag != nil { state.bufferSince = clock() }
+            return state.buffer.count >= policy.maxBatchSpans || state.bufferDeliveries >= policy.maxBatchDeliveries
+        }
+        if due { flush() }
+    }
+
+    /// Sends the buffer when it has waited `delay`.
+    public func tick() {
+        let due = state.withLock { state in
+            state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false
+        }
+        if due { flush() }
+    }
+
+    /// The highest delivery whose spans, and every earlier delivery's, are settled; nil when nothing new.
+    public func takeAckable() -> Tag? {
+        state.withLock { state in
+            defer { state.ackable = nil }
+            return state.ackable
+        }
+    }
+
+    /// Sends everything buffered and waits for the exports, retrying until `deadline` passes; what is not accepted
+    /// by then stays unacknowledged, for the broker to redeliver.
+    public func shutdown(within deadline: Duration) async {
+        let end = clock() + Self.nanoseconds(deadline)
+        state.withLock { $0.deadline = end }
+        while clock() < end {
+            flush()
+            let (idle, tasks) = state.withLock { state in
+                (state.buffer.isEmpty && state.bufferDeliveries == 0 && state.tasks.isEmpty, Array(state.tasks.values))
+            }
+            if idle { break }
+            if tasks.isEmpty {
+                try? await Task.sleep(for: .milliseconds(20))
+            } else {
+                for task in tasks { await task.value }
+            }
+        }
+        await transport.shutdown()
+    }
+
+    // MARK: Batches
+
+    /// Starts an export of the buffer if a slot is free.
+    private func flush() {
+        let started: (Batch, [Span])? = state.withLock { state in
+            guard state.bufferDeliveries > 0 || !state.buffer.isEmpty else { return nil }
+            guard state.batches.filter({ $0.status == .inFlight }).count < policy.maxInFlight else { return nil }
+            let batch = Batch(id: state.nextID, lastTag: state.bufferLastTag, status: .inFlight)
+            let spans = state.buffer
+            state.nextID += 1
+            state.buffer = []
+            state.bufferLastTag = nil
+            state.bufferDeliveries = 0
+            state.bufferSince = nil
+            state.batches.append(batch)
+            return (batch, spans)
+        }
+        guard let (batch, spans) = started else { return }
+        guard !spans.isEmpty else {
+            finish(batch.id, status: .done)
+            return
+        }
+        let task = Task { [self] in
+            let status = await export(spans)
+            finish(batch.id, status: status)
+        }
+        state.withLock { state in
+            if state.batches.contains(where: { $0.id == batch.id && $0.status == .inFlight }) {
+                state.tasks[batch.id] = task
+                state.counters.batchesInFlight = state.tasks.count
+            }
+        }
+    }
+
+    private func finish(_ id: Int, status: Batch.Status) {
+        let more = state.withLock { state -> Bool in
+            if let index = state.batches.firstIndex(where: { $0.id == id }) { state.batches[index].status = status }
+            state.tasks[id] = nil
+            state.counters.batchesInFlight = state.tasks.count
+            // Acknowledge in order: up to the first batch still in flight or abandoned.
+            while let first = state.batches.first, first.status == .done {
+                if let tag = first.lastTag { state.ackable = tag }
+                state.batches.removeFirst()
+            }
+            return !state.buffer.isEmpty
+                && (state.buffer.count >= policy.maxBatchSpans || state.bufferDeliveries >= policy.maxBatchDeliveries
+                    || state.deadline != nil
+                    || (state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false))
+        }
+        if more { flush() }
+    }
+
+    /// One batch, retried per the OTLP specification until accepted, permanently refused, or out of time.
+    private func export(_ spans: [Span]) async -> Batch.Status {
+        let batch = ExportBatch(spans: spans, resourceAttributes: resourceAttributes)
+        let firstAttempt = clock()
+        var retries = 0
+        while true {
+            let started = clock()
+            let result = await transport.export(batch)
+            let seconds = Double(clock() - started) / 1e9
+            switch result {
+            case .accepted(let rejected, let message):
+                let wasFailing = state.withLock { state in
+                    state.counters.spansExported += spans.count - Int(rejected)
+                    state.counters.spansRejected += Int(rejected)
+                    state.counters.batchesExported += 1
+                    state.counters.exportSecondsTotal += seconds
+                    state.counters.exportSecondsMaximum = max(state.counters.exportSecondsMaximum, seconds)
+                    defer { state.failing = false }
+                    return state.failing
+                }
+                if rejected > 0 { notice(.partialSuccess(rejectedSpans: rejected, message: message)) }
+                if wasFailing { notice(.recovered(afterRetries: retries)) }
+                return .done
+            case .permanent(let reason):
+                state.withLock { $0.counters.spansDropped += spans.count }
+                notice(.dropped(spans: spans.count, reason: reason))
+                return .done
+            case .retryable(let reason, let retryAfter):
+                retries += 1
+                let backoff = Self.backoff(attempt: retries, policy: policy)
+                let delay = retryAfter.map { max($0, .milliseconds(100)) } ?? backoff
+                let now = clock()
+                let deadline = state.withLock { $0.deadline }
+                if let deadline, now + Self.nanoseconds(delay) > deadline {
+                    return .abandoned  // shutting down: leave these deliveries to the next agent
+                }
+                if now - firstAttempt + Self.nanoseconds(delay) > Self.nanoseconds(policy.maximumElapsed) {
+                    state.withLock { $0.counters.spansDropped += spans.count }
+                    notice(.dropped(spans: spans.count, reason: "still failing after \(policy.maximumElapsed): \(reason)"))
+                    return .done
+                }
+                let firstFailure = state.withLock { state in
+                    state.counters.retries += 1
+                    defer { state.failing = true }
+                    return !state.failing
+                }
+                if firstFailure { notice(.failing(reason: reason, retryIn: delay)) }
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Exponential backoff with equal jitter: half fixed, half random.
+    static func backoff(attempt: Int, policy: BatchingPolicy) -> Duration {
+        let initial = Double(nanoseconds(policy.initialBackoff))
+        let base = min(initial * pow(2, Double(attempt - 1)), Double(nanoseconds(policy.maximumBackoff)))
+        return .nanoseconds(Int64(base / 2 + Double.random(in: 0...(base / 2))))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}
