@@ -1,3 +1,4 @@
+import Foundation
 import TraceCore
 
 /// Where and how spans are exported, read from the OpenTelemetry exporter environment variables
@@ -134,10 +135,11 @@ public struct OTLPExporterConfiguration: Sendable, Equatable {
     ) throws(Error) -> Endpoint {
         let isHTTP = transportProtocol != .grpc
         let defaultURL = isHTTP ? "http://localhost:4318/v1/traces" : "http://localhost:4317"
+        // A flag is taken as is when it names a path, and as a base URL (like the generic variable) when it does not:
+        // `--otlp-endpoint http://gateway:4318` means the gateway's /v1/traces.
         let (text, appendSignalPath) =
-            if let flag { (flag, false) } else if let tracesVariable { (tracesVariable, false) } else if let genericVariable {
-                (genericVariable, true)
-            } else { (defaultURL, false) }
+            if let flag { (flag, !Self.hasPath(flag)) } else if let tracesVariable { (tracesVariable, false) }
+            else if let genericVariable { (genericVariable, true) } else { (defaultURL, false) }
         var rest = Substring(text)
         var tls: Bool
         if rest.hasPrefix("https://") {
@@ -185,6 +187,13 @@ public struct OTLPExporterConfiguration: Sendable, Equatable {
             path = ""
         }
         return Endpoint(tls: tls, host: host, port: port, path: path)
+    }
+
+    static func hasPath(_ url: String) -> Bool {
+        guard let scheme = url.range(of: "://") else { return false }
+        let rest = url[scheme.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return false }
+        return rest[slash...] != "/"
     }
 
     /// `key=value,key2=value2` (W3C baggage style), values percent-decoded, blanks around items ignored.

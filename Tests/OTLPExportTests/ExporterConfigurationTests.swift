@@ -60,6 +60,16 @@ struct ExporterConfigurationTests {
         #expect(configuration.summary.contains("headers=authorization,x-scope-orgid,x-extra"))
     }
 
+    @Test("an --otlp-endpoint without a path is a base URL; with one it is used as is")
+    func endpointFlag() throws {
+        var overrides = OTLPExporterConfiguration.Overrides()
+        overrides.transportProtocol = .httpProtobuf
+        overrides.endpoint = "http://gateway:4318"
+        #expect(try OTLPExporterConfiguration(environment: [:], overrides: overrides).endpoint.description == "http://gateway:4318/v1/traces")
+        overrides.endpoint = "http://gateway:4318/custom/traces"
+        #expect(try OTLPExporterConfiguration(environment: [:], overrides: overrides).endpoint.description == "http://gateway:4318/custom/traces")
+    }
+
     @Test("flags override variables")
     func flagsWin() throws {
         var overrides = OTLPExporterConfiguration.Overrides()
