@@ -1,3 +1,5 @@
+import TraceCore
+
 /// An `amqp://` or `amqps://` URL: `amqp[s]://USER:PASS@HOST[:PORT][/VHOST]` (RabbitMQ's URI spec: the vhost is the
 /// percent-decoded path without its leading slash; no path means `/`).
 public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
@@ -100,46 +102,9 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
         return String(text[..<text.index(after: colon)]) + "****" + String(text[at...])
     }
 
-    static func percentDecode(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%") {
-                guard utf8.count >= 2, let high = hexDigit(utf8[utf8.startIndex]), let low = hexDigit(utf8[utf8.startIndex + 1])
-                else { return nil }
-                bytes.append(high << 4 | low)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
+    static func percentDecode(_ text: Substring) -> String? { PercentEncoding.decode(text) }
 
-    static func percentEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                let digits = Array("0123456789ABCDEF")
-                out += "%\(digits[Int(byte >> 4)])\(digits[Int(byte & 0xF)])"
-            }
-        }
-        return out
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    static func percentEncode(_ text: String) -> String { PercentEncoding.encode(text) }
 }
 
 extension String {

@@ -126,7 +126,7 @@ public struct SpanSynthesizer {
         var request = requestID.flatMap { requests[$0] }
 
         let sender = attributeSender(message, event: event, target: target, destination: destination, request: request)
-        var causeIndex = sender.isUnknown ? nil : request?.causeIndex(for: sender)
+        let causeIndex = sender.isUnknown ? nil : request?.causeIndex(for: sender)
         let context = traceContext(of: message, event: event, identity: identity, cause: causeIndex.map { request!.handlers[$0] })
 
         let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
@@ -181,11 +181,9 @@ public struct SpanSynthesizer {
             }
         }
         if let requestID {
-            if request == nil { request = RequestRecord() }
-            request!.publishes += 1
-            requests.insert(request!, for: requestID, at: event.time)
+            // (Re)inserting keeps an active request young in the age-bounded table.
+            requests.insert(request ?? RequestRecord(), for: requestID, at: event.time)
         }
-        causeIndex = nil
     }
 
     /// Decides who published a request or notification (the shared design notes §4, in order).
@@ -680,7 +678,6 @@ extension SpanSynthesizer {
         static let maximumHandlers = 256
 
         var handlers: [Handler] = []
-        var publishes = 0
 
         /// The latest delivery of this request to `sender` (open and unblocked first): the cause of its publish.
         func causeIndex(for sender: ServiceIdentity) -> Int? {
