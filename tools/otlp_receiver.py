@@ -2,16 +2,26 @@
 """Independent OTLP trace receiver for the tests, with fault injection.
 
 Decodes what an exporter sends with the official OpenTelemetry protobuf bindings (`opentelemetry-proto`), over
-OTLP/gRPC (grpcio, insecure) and OTLP/HTTP (protobuf or JSON, optionally gzip), and appends one JSON line per export
-request to --out. Listens on 127.0.0.1 only and sends nothing anywhere.
+OTLP/gRPC (grpcio) and OTLP/HTTP (protobuf or JSON, optionally gzip), plaintext or TLS (see below), and appends one
+JSON line per export request to --out. Listens on 127.0.0.1 only and sends nothing anywhere.
 
     otlp_receiver.py --out FILE [--grpc-port P1] [--http-port P2] [--control-port P3]
                      [--fail N] [--fail-status CODE] [--retry-after S] [--partial-reject K] [--delay S]
+                     [--tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]]
 
 Ports default to 0 (a free port is picked); without --control-port there is no control endpoint. Once everything
-listens, one JSON line goes to stdout: {"grpc_port": .., "http_port": .., "control_port": .. or null}.
+listens, one JSON line goes to stdout: {"grpc_port": .., "http_port": .., "control_port": .. or null,
+"tls": bool, "mtls": bool}.
 
-Lines appended to --out (flushed after each):
+TLS: with --tls-cert/--tls-key (PEM; tools/make_test_ca.sh DIR makes a test CA and certificates for localhost and
+127.0.0.1), the gRPC and the OTLP/HTTP port both serve TLS only (TLS 1.2+; HTTP offers ALPN http/1.1). With
+--tls-client-ca too, both require a client certificate that chains to that CA (mutual TLS); a client without one, or
+with one from another CA, fails the handshake. A failed handshake is no request and writes no --out line (HTTP ones
+are counted in /stats as "http_tls_handshake_failures"; grpcio does not show them). The control endpoint stays plain
+HTTP.
+
+Lines appended to --out (flushed after each); every line also has "tls": bool (the request came over TLS) and
+"client_cn": the subject CN of the client certificate under mutual TLS, else null:
   accepted: {"transport": "grpc"|"http-protobuf"|"http-json", "received_at": ns, "headers": {..}, "compressed": bool
              (null for gRPC: grpcio hides the message encoding), "spans": [{"trace_id", "span_id", "parent_span_id",
              "name", "kind", "service", "host", "status_code", "message_id"}]}
@@ -32,7 +42,7 @@ Control endpoint (HTTP on --control-port):
   POST /partial-reject?k=K                        set the partial-success rejected_spans count (0: off)
   GET  /stats                                     {"accepted_requests", "accepted_spans", "failed_requests",
                                                    "rejected_requests", "partially_rejected_spans",
-                                                   "fail_remaining", "delay"}
+                                                   "http_tls_handshake_failures", "fail_remaining", "delay"}
 
 SIGTERM or SIGINT: requests still in their --delay get UNAVAILABLE / 503 (not recorded), the servers stop, exit 0.
 """
@@ -41,6 +51,7 @@ import base64
 import json
 import math
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -63,6 +74,7 @@ MAX_BODY = 20 * 1024 * 1024  # the Collector's confighttp default max_request_bo
 SERVICE_NAME = TRACE_SERVICE_FILE.services_by_name["TraceService"].full_name
 ID_LENGTHS = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 RETRYABLE_HINT = {429, 502, 503, 504}
+TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds; a connection that does not finish its handshake by then is dropped
 GRPC_FOR_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
                  403: grpc.StatusCode.PERMISSION_DENIED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED}
 
@@ -125,7 +137,11 @@ class Receiver:
         self.fail_remaining, self.fail_status, self.retry_after = fail, fail_status, retry_after
         self.partial_reject, self.delay = partial_reject, delay
         self.stats = {"accepted_requests": 0, "accepted_spans": 0, "failed_requests": 0, "rejected_requests": 0,
-                      "partially_rejected_spans": 0}
+                      "partially_rejected_spans": 0, "http_tls_handshake_failures": 0}
+
+    def count(self, counter):
+        with self.lock:
+            self.stats[counter] += 1
 
     def record(self, line, counter, spans=0):
         with self.lock:
@@ -250,6 +266,7 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         received_at = time.time_ns()
         base = {"transport": "grpc", "received_at": received_at,
                 "headers": interesting_headers((m.key, m.value) for m in context.invocation_metadata())}
+        base.update(grpc_tls_info(context))
         delay, partial = self.receiver.current_delay_and_partial()
         if self.receiver.sleep_or_stopping(delay):
             context.abort(grpc.StatusCode.UNAVAILABLE, "otlp_receiver: shutting down")
@@ -277,13 +294,28 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return export_response(partial, len(spans))
 
 
-def start_grpc(receiver, port):
+def grpc_tls_info(context):
+    """{"tls", "client_cn"} from the call's auth context: grpcio's TLS transport sets transport_security_type to
+    b"ssl" and, when the client presented a (verified) certificate, x509_common_name."""
+    auth = context.auth_context()
+    cn = auth.get("x509_common_name")
+    return {"tls": auth.get("transport_security_type") == [b"ssl"],
+            "client_cn": cn[0].decode("utf-8", "replace") if cn else None}
+
+
+def start_grpc(receiver, port, tls=None):
+    """tls: None (plaintext) or a TlsFiles; then the port serves TLS only."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=[("grpc.so_reuseport", 0)])
     handler = grpc.unary_unary_rpc_method_handler(
         TraceService(receiver).Export, request_deserializer=None,
         response_serializer=ExportTraceServiceResponse.SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, {"Export": handler}),))
-    bound = server.add_insecure_port(f"{HOST}:{port}")
+    if tls is None:
+        bound = server.add_insecure_port(f"{HOST}:{port}")
+    else:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key, tls.cert)], root_certificates=tls.client_ca, require_client_auth=tls.client_ca is not None)
+        bound = server.add_secure_port(f"{HOST}:{port}", credentials)
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {HOST}:{port}")
     server.start()
@@ -353,6 +385,7 @@ class OtlpHttpHandler(QuietHandler):
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         base = {"transport": transport, "received_at": received_at,
                 "headers": interesting_headers(self.headers.items())}
+        base.update(http_tls_info(self.connection))
 
         def reply_status(http_status, code, message, retry_after=None, extra=()):
             status = rpc_status(code, message, retry_after)
@@ -463,9 +496,63 @@ class ControlHandler(QuietHandler):
             self.answer({"error": str(error)}, 400)
 
 
-def start_http(handler_base, receiver, port):
+def http_tls_info(connection):
+    if not isinstance(connection, ssl.SSLSocket):
+        return {"tls": False, "client_cn": None}
+    cn = None
+    for rdn in (connection.getpeercert() or {}).get("subject", ()):  # {} unless a client cert was asked for
+        for key, value in rdn:
+            if key == "commonName":
+                cn = value
+    return {"tls": True, "client_cn": cn}
+
+
+class TlsFiles:
+    """The PEM bytes of --tls-cert/--tls-key/--tls-client-ca, and the ssl.SSLContext for the HTTP port. Loading
+    them here checks the files before anything listens."""
+
+    def __init__(self, cert_path, key_path, client_ca_path):
+        with open(cert_path, "rb") as f:
+            self.cert = f.read()
+        with open(key_path, "rb") as f:
+            self.key = f.read()
+        self.client_ca = None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # TLS 1.2 minimum, no compression, secure defaults
+        context.load_cert_chain(cert_path, key_path)
+        context.set_alpn_protocols(["http/1.1"])
+        if client_ca_path is not None:
+            with open(client_ca_path, "rb") as f:
+                self.client_ca = f.read()
+            context.load_verify_locations(cafile=client_ca_path)
+            context.verify_mode = ssl.CERT_REQUIRED
+        self.http_context = context
+
+
+class TlsThreadingHTTPServer(ThreadingHTTPServer):
+    """Its listening socket is wrapped by an SSLContext without handshake on accept: the handshake runs in the
+    connection's own thread (bounded by TLS_HANDSHAKE_TIMEOUT), so a slow or silent client cannot stall accept()."""
+    receiver = None
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            request.do_handshake()
+            request.settimeout(None)
+        except (ssl.SSLError, OSError):  # e.g. no or untrusted client certificate, client distrusts ours, plaintext
+            if self.receiver is not None:
+                self.receiver.count("http_tls_handshake_failures")
+            return
+        super().finish_request(request, client_address)
+
+
+def start_http(handler_base, receiver, port, ssl_context=None):
     handler = type(handler_base.__name__, (handler_base,), {"receiver": receiver})
-    server = ThreadingHTTPServer((HOST, port), handler)
+    if ssl_context is None:
+        server = ThreadingHTTPServer((HOST, port), handler)
+    else:
+        server = TlsThreadingHTTPServer((HOST, port), handler)
+        server.receiver = receiver
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name=handler_base.__name__, daemon=True)
     thread.start()
@@ -501,22 +588,37 @@ def main():
     parser.add_argument("--retry-after", type=non_negative(float), default=None)
     parser.add_argument("--partial-reject", type=non_negative(int), default=0)
     parser.add_argument("--delay", type=non_negative(float), default=0.0)
+    parser.add_argument("--tls-cert", metavar="PEM", help="server certificate (chain): gRPC and HTTP serve TLS only")
+    parser.add_argument("--tls-key", metavar="PEM", help="the server certificate's private key (unencrypted)")
+    parser.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates from this CA (mTLS)")
     args = parser.parse_args()
+    tls = None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.tls_cert is not None:
+        try:
+            tls = TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"TLS files: {error}")
 
     receiver = Receiver(args.out, args.fail, args.fail_status, args.retry_after, args.partial_reject, args.delay)
     stop = receiver.stopping
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    grpc_server, grpc_port = start_grpc(receiver, args.grpc_port)
+    grpc_server, grpc_port = start_grpc(receiver, args.grpc_port, tls)
     http_servers = []
-    http_server, http_port = start_http(OtlpHttpHandler, receiver, args.http_port)
+    http_server, http_port = start_http(OtlpHttpHandler, receiver, args.http_port,
+                                        tls.http_context if tls is not None else None)
     http_servers.append(http_server)
     control_port = None
     if args.control_port is not None:
         control_server, control_port = start_http(ControlHandler, receiver, args.control_port)
         http_servers.append(control_server)
-    print(json.dumps({"grpc_port": grpc_port, "http_port": http_port, "control_port": control_port}), flush=True)
+    print(json.dumps({"grpc_port": grpc_port, "http_port": http_port, "control_port": control_port,
+                      "tls": tls is not None, "mtls": tls is not None and tls.client_ca is not None}), flush=True)
 
     while not stop.wait(0.1):
         pass

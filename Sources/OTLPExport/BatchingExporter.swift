@@ -54,6 +54,8 @@ public enum ExporterNotice: Sendable {
     case recovered(afterRetries: Int)
     case partialSuccess(rejectedSpans: Int64, message: String)
     case dropped(spans: Int, reason: String)
+    /// Shutting down before the collector took them: the deliveries stay unacknowledged for the next agent.
+    case abandoned(spans: Int, reason: String)
 }
 
 /// Batches spans, exports them with retries per the OTLP specification, and tells which deliveries may be
@@ -238,6 +240,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
                 let now = clock()
                 let deadline = state.withLock { $0.deadline }
                 if let deadline, now + Self.nanoseconds(delay) > deadline {
+                    notice(.abandoned(spans: spans.count, reason: reason))
                     return .abandoned  // shutting down: leave these deliveries to the next agent
                 }
                 if now - firstAttempt + Self.nanoseconds(delay) > Self.nanoseconds(policy.maximumElapsed) {

@@ -57,6 +57,9 @@ final class ExportSink: RunSink {
             log("collector rejected part of a batch (not retried)", ["rejected_spans": "\(rejected)", "message": message])
         case .dropped(let spans, let reason):
             log("dropped spans the collector will not accept", ["spans": "\(spans)", "reason": reason])
+        case .abandoned(let spans, let reason):
+            log("the collector did not accept these spans before the deadline (run: their messages stay unacknowledged in the broker)",
+                ["spans": "\(spans)", "reason": reason])
         }
     }
 }
