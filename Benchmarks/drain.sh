@@ -24,11 +24,8 @@ OUT=.build-bench                      # gitignored (.build*/)
 PY=.venv-scenario/bin/python          # py-amqp
 RESULTS=$OUT/drain-results.jsonl
 
-# rabbitmqctl for the private node, with the environment tools/broker.sh gives it (its cookie, its epmd).
-rabbitmqctl() {
-    HOME=$(cd "${TB_BROKER_DIR:-.broker}" && pwd) ERL_EPMD_PORT=${TB_EPMD_PORT:-4379} ERL_EPMD_ADDRESS=127.0.0.1 \
-        /usr/lib/rabbitmq/bin/rabbitmqctl -q -n trace-bridge-test@localhost "$@"
-}
+# rabbitmqctl for the private node, with its cookie and epmd.
+rabbitmqctl() { tools/broker.sh ctl -q "$@"; }
 
 started_broker=false
 cleanup() {

@@ -179,21 +179,30 @@ public final class BrokerSource: Sendable {
     ) throws(AMQPError) {
         var cancelled = false
         var stoppedReported = false
+        var lastDelivered: UInt64 = 0
+        var lastAcked: UInt64 = 0
         while true {
             let (ack, stop, closing) = control.withLock { control -> (DeliveryTag?, Bool, Bool) in
                 let ack = control.pendingAck
                 control.pendingAck = nil
                 return (ack, control.stopConsuming, control.closing)
             }
-            if let ack, ack.generation == generation { try connection.ack(ack.tag, multiple: true) }
+            if let ack, ack.generation == generation {
+                try connection.ack(ack.tag, multiple: true)
+                lastAcked = ack.tag
+            }
             if closing { return }
             if stop && !cancelled {
                 try connection.cancelConsumer()
                 cancelled = true
             }
-            switch try connection.next(timeoutMilliseconds: 100, receivedAt: Self.now) {
+            // While deliveries wait for the agent, poll briefly so their acknowledgement goes out at once: once the
+            // prefetch window is full the broker sends nothing, and a long poll would idle the whole pipeline.
+            let timeout: Int32 = lastDelivered > lastAcked ? 2 : 100
+            switch try connection.next(timeoutMilliseconds: timeout, receivedAt: Self.now) {
             case .delivery(let delivery):
                 sequence += 1
+                lastDelivered = delivery.deliveryTag
                 continuation.yield(.delivery(delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
                                              DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
             case .idle:

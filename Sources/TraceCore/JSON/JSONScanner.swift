@@ -137,8 +137,22 @@ public struct JSONScanner {
             if byte < 0x20 { throw error(.unexpectedByte) }
             offset += 1
         }
-        var result = Array(bytes[start..<offset])
+        // Escapes: copy the runs between them in bulk (an oslo.message string is kilobytes of escaped JSON).
+        var result: [UInt8] = []
+        result.reserveCapacity(offset - start + min(bytes.count - offset, 1 << 16))
+        result.append(contentsOf: bytes[start..<offset])
         while offset < bytes.count {
+            var runEnd = offset
+            while runEnd < bytes.count {
+                let byte = bytes[runEnd]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                runEnd += 1
+            }
+            if runEnd > offset {
+                result.append(contentsOf: bytes[offset..<runEnd])
+                offset = runEnd
+                continue
+            }
             let byte = bytes[offset]
             switch byte {
             case UInt8(ascii: "\""):
