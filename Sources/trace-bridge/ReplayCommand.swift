@@ -85,7 +85,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 }
             }
             while let chunk = try reader.next() {
-                splitter.feed(chunk, handle)
+                splitter.feed([UInt8](chunk), handle)
                 if let failure { throw failure }
             }
             splitter.finish(handle)

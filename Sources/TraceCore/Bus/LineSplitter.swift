@@ -8,17 +8,21 @@ public struct LineSplitter {
 
     /// Feeds a chunk; calls `body` with each complete line and its 1-based number.
     public mutating func feed(_ chunk: some Collection<UInt8>, _ body: (_ line: [UInt8], _ number: Int) -> Void) {
-        var start = chunk.startIndex
-        var index = start
-        while index != chunk.endIndex {
-            if chunk[index] == 0x0A {
-                pending.append(contentsOf: chunk[start..<index])
-                emit(body)
-                start = chunk.index(after: index)
-            }
-            index = chunk.index(after: index)
+        // Scan contiguous memory directly: generic Collection indexing (Foundation's Data) costs far more per byte
+        // than the whole rest of the pipeline.
+        if let done: Void = chunk.withContiguousStorageIfAvailable({ feed(buffer: $0, body) }) { return done }
+        let copy = Array(chunk)
+        copy.withUnsafeBufferPointer { feed(buffer: $0, body) }
+    }
+
+    private mutating func feed(buffer: UnsafeBufferPointer<UInt8>, _ body: (_ line: [UInt8], _ number: Int) -> Void) {
+        var start = 0
+        while start < buffer.count, let newline = buffer[start...].firstIndex(of: 0x0A) {
+            pending.append(contentsOf: buffer[start..<newline])
+            emit(body)
+            start = newline + 1
         }
-        pending.append(contentsOf: chunk[start..<chunk.endIndex])
+        pending.append(contentsOf: buffer[start...])
     }
 
     /// Emits a last line without a trailing newline.

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Writes a large replay fixture from the shipped captures: PASSES passes over each capture, every pass with fresh
+_unique_id, _msg_id, message_id and request IDs (so nothing deduplicates) and captured_at moved forward, in the fixture
+format trace-bridge replay reads. Generated at benchmark time, never committed.
+
+    make_replay_fixture.py OUT [PASSES] [CAPTURES...]     default: 100 passes over a_boot b_failure d_notify e_otel
+"""
+import base64
+import json
+import pathlib
+import sys
+import uuid
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+FRESH_KEYS = ["_unique_id", "_msg_id", "_context_request_id", "_context_global_request_id", "message_id"]
+
+
+def main():
+    out = pathlib.Path(sys.argv[1])
+    passes = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    captures = sys.argv[3:] or ["a_boot", "b_failure", "d_notify", "e_otel"]
+    records = []
+    for name in captures:
+        for line in (REPO / "fixtures" / f"{name}.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            outer = json.loads(base64.b64decode(record["body_b64"]))
+            inner = json.loads(outer["oslo.message"]) if "oslo.message" in outer else outer
+            records.append((name, record, outer, inner))
+    start = min(r["captured_at"] for _, r, _, _ in records)
+    span = max(r["captured_at"] for _, r, _, _ in records) - start + 1_000_000_000
+    seq = 0
+    with out.open("w") as f:
+        for number in range(passes):
+            fresh = {}
+            for name, record, outer, inner in records:
+                message = dict(inner)
+                for key in FRESH_KEYS:
+                    old = message.get(key)
+                    if isinstance(old, str):
+                        if (name, old) not in fresh:
+                            new = uuid.uuid4()
+                            fresh[(name, old)] = ("req-" + str(new)) if old.startswith("req-") else (
+                                str(new) if "-" in old else new.hex)
+                        message[key] = fresh[(name, old)]
+                body = json.dumps({**outer, "oslo.message": json.dumps(message)} if "oslo.message" in outer else message)
+                seq += 1
+                line = dict(record, seq=seq, captured_at=record["captured_at"] - start + number * span + start,
+                            body_b64=base64.b64encode(body.encode()).decode(), body_len=len(body))
+                f.write(json.dumps(line) + "\n")
+    print(json.dumps({"output": str(out), "messages": seq, "passes": passes, "captures": captures}))
+
+
+if __name__ == "__main__":
+    main()
