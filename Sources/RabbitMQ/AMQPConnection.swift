@@ -197,7 +197,7 @@ public final class AMQPConnection {
     }
 
     /// Waits up to `timeoutMilliseconds` for the next delivery or broker notice.
-    public func next(timeoutMilliseconds: Int32, receivedAt clock: () -> Int64) throws(AMQPError) -> Incoming {
+    public func next(timeoutMilliseconds: Int32) throws(AMQPError) -> Incoming {
         amqp_maybe_release_buffers(state)
         var envelope = amqp_envelope_t()
         let reply = tb_consume_message(state, &envelope, timeoutMilliseconds)

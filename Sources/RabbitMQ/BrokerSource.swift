@@ -199,7 +199,7 @@ public final class BrokerSource: Sendable {
             // While deliveries wait for the agent, poll briefly so their acknowledgement goes out at once: once the
             // prefetch window is full the broker sends nothing, and a long poll would idle the whole pipeline.
             let timeout: Int32 = lastDelivered > lastAcked ? 2 : 100
-            switch try connection.next(timeoutMilliseconds: timeout, receivedAt: Self.now) {
+            switch try connection.next(timeoutMilliseconds: timeout) {
             case .delivery(let delivery):
                 sequence += 1
                 lastDelivered = delivery.deliveryTag

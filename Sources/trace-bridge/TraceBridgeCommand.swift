@@ -15,7 +15,11 @@ struct TraceBridgeCommand: AsyncParsableCommand {
             Start with a shipped capture, no broker needed:
               trace-bridge replay fixtures/a_boot.jsonl
 
-            Docs: README.md (quick start, operations), docs/synthesis.md (how spans are derived).
+            Then against RabbitMQ (firehose on: rabbitmqctl trace_on -p /), exporting to the collector on localhost:4317:
+              TRACE_BRIDGE_AMQP_URL=amqp://tracer:secret@rabbit-1:5672/ trace-bridge run
+
+            Docs: README.md (quick start), docs/operations.md (running against RabbitMQ, exporting), \
+            docs/synthesis.md (how spans are derived).
             """,
         version: "\(TraceBridgeScope.version) (librabbitmq \(RabbitMQLibraryVersion.current))",
         subcommands: [ReplayCommand.self, RunCommand.self, CaptureCommand.self]
