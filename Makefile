@@ -15,12 +15,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test build deps clean
 
-## System packages the build links (rabbitmq-c for the CRabbitMQ target) and finds with pkg-config.
+## System packages the build links, found with pkg-config: rabbitmq-c (CRabbitMQ) and zlib (CZlib, gzip bodies).
 deps:
-	@if ! pkg-config --exists librabbitmq 2>/dev/null; then \
-		echo "make: installing librabbitmq-dev (rabbitmq-c) and pkg-config"; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev pkg-config \
-		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev pkg-config; }; \
+	@if ! pkg-config --exists librabbitmq zlib 2>/dev/null; then \
+		echo "make: installing librabbitmq-dev, zlib1g-dev and pkg-config"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev zlib1g-dev pkg-config \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev zlib1g-dev pkg-config; }; \
 	fi
 
 build: deps
