@@ -11,6 +11,7 @@
 #   TB_BROKER_DIR      base dir for data, logs, cookie   (default: $PWD/.broker)
 #   TB_AMQP_PORT       AMQP listener                      (default: 5682)
 #   TB_DIST_PORT       Erlang distribution port           (default: AMQP + 20000)
+#   TB_TLS_PORT        amqps listener, test CA in $TB_BROKER_DIR/tls (default: AMQP + 1)
 #   TB_EPMD_PORT       private epmd port                  (default: 4379)
 #                      (the node name is fixed: a second node at the same
 #                      time needs its own TB_EPMD_PORT as well as the others)
@@ -21,6 +22,7 @@ NODE=trace-bridge-test@localhost
 BASE=${TB_BROKER_DIR:-$PWD/.broker}
 AMQP_PORT=${TB_AMQP_PORT:-5682}
 DIST_PORT=${TB_DIST_PORT:-$((AMQP_PORT + 20000))}
+TLS_PORT=${TB_TLS_PORT:-$((AMQP_PORT + 1))}
 EPMD_PORT=${TB_EPMD_PORT:-4379}
 TIMEOUT=${TB_START_TIMEOUT:-60}
 URL="amqp://guest:guest@127.0.0.1:${AMQP_PORT}/"
@@ -62,7 +64,17 @@ broker_env() {
     }
     chmod 400 "$BASE/.erlang.cookie"
     : > "$BASE/rabbitmq-env.conf"
-    [[ -f $BASE/rabbitmq.conf ]] || printf 'loopback_users.guest = true\n' > "$BASE/rabbitmq.conf"
+    # An amqps:// listener too, with a test CA of our own (tools/make_test_ca.sh), for the agent's TLS tests.
+    bash "$(dirname "${BASH_SOURCE[0]}")/make_test_ca.sh" "$BASE/tls" >/dev/null
+    cat > "$BASE/rabbitmq.conf" <<CONF
+loopback_users.guest = true
+listeners.ssl.default = 127.0.0.1:$TLS_PORT
+ssl_options.cacertfile = $BASE/tls/ca.pem
+ssl_options.certfile = $BASE/tls/server.pem
+ssl_options.keyfile = $BASE/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
     [[ -f $BASE/advanced.config ]] || printf '[].\n' > "$BASE/advanced.config"
     printf '[].\n' > "$BASE/enabled_plugins"   # no management (nor any) plugin
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import TraceCore
 
 /// The live agent against a real RabbitMQ node (tools/broker.sh, started by `make test`) and real oslo.messaging
 /// RPC in separate processes (tools/scenario/driver.py), which records its own ground truth.
@@ -249,5 +250,62 @@ struct LiveBrokerTests {
         #expect(!refused.stderr.contains("pw-\(suffix)"))
         refused.signal(SIGTERM)
         #expect(try refused.wait(timeout: 30) == 0)
+    }
+
+    @Test("amqps: the broker's certificate is verified by default; the right CA connects, a wrong one is refused clearly")
+    func amqpsVerifiesTheBroker() throws {
+        // tools/broker.sh serves amqps on the AMQP port + 1 with a test CA it generates in .broker/tls.
+        let tls = Repository.root.appendingPathComponent(".broker/tls")
+        let hostPart = Self.amqpURL.split(separator: "@").last.map(String.init) ?? "127.0.0.1:5682/"
+        let port = (Int(hostPart.split(separator: ":").last?.split(separator: "/").first ?? "5682") ?? 5682) + 1
+        let url = "amqps://guest:guest@localhost:\(port)/"
+        let queue = "trace-bridge.it-tls-\(UUID().uuidString.prefix(8))"
+        func agent(_ arguments: [String]) throws -> BackgroundProcess {
+            try BackgroundProcess(CLI.executable, ["run", "--amqp-url", url, "--format", "otlp-json", "--output", "/dev/null",
+                                                  "--queue", queue, "--queue-expires", "60"] + arguments)
+        }
+        let trusted = try agent(["--ca-file", tls.appendingPathComponent("ca.pem").path])
+        defer { trusted.cleanUp() }
+        try waitUntil("a TLS connection with the test CA", timeout: 30) {
+            guard trusted.process.isRunning else { throw TestSetupError("the agent exited: \(trusted.stderr)") }
+            return trusted.stderr.contains("trace-bridge: connected")
+        }
+        trusted.signal(SIGTERM)
+        #expect(try trusted.wait(timeout: 30) == 0)
+
+        for caFile in [tls.appendingPathComponent("other-ca.pem").path, nil] {
+            let refused = try agent(caFile.map { ["--ca-file", $0] } ?? [])
+            defer { refused.cleanUp() }
+            try waitUntil("a clear verification error", timeout: 30) {
+                refused.stderr.contains("SSL peer cert verification failed")
+            }
+            #expect(!refused.stderr.contains("trace-bridge: connected"), "never connected to a broker it cannot verify")
+            #expect(refused.process.isRunning, "and keeps retrying")
+            refused.signal(SIGTERM)
+            #expect(try refused.wait(timeout: 30) == 0)
+        }
+    }
+
+    @Test("capture --count writes exactly N messages in the fixture format and exits by itself")
+    func captureCount() throws {
+        let file = Self.temporaryFile("count.jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let capture = try BackgroundProcess(CLI.executable, [
+            "capture", "--amqp-url", Self.amqpURL, "--output", file.path, "--count", "5",
+            "--queue", "tb-it-count-\(UUID().uuidString.prefix(8))", "--queue-expires", "120",
+        ])
+        defer { capture.cleanUp() }
+        try waitUntil("capture to connect", timeout: 30) { capture.stderr.contains("trace-bridge: connected") }
+        _ = try Self.runScenario()
+        #expect(try capture.wait(timeout: 30) == 0, "\(capture.stderr)")
+        #expect(capture.stderr.contains("capture done messages=5"))
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5)
+        for (index, line) in lines.enumerated() {
+            let record = try FixtureRecord(line: Array(line.utf8), lineNumber: index + 1)
+            #expect(record.seq == Int64(index + 1) && record.mode == .firehose && !record.body.isEmpty)
+        }
+        let replay = try CLI.run(["replay", file.path, "--strict", "--quiet"])
+        #expect(replay.status == 0, "\(replay.stderr)")
     }
 }
