@@ -68,6 +68,10 @@ extension FixtureRecord {
         guard let capturedAt = json["captured_at"]?.int64Value else {
             throw fail("missing_field", "captured_at (integer nanoseconds) is required")
         }
+        // Unix nanoseconds between 1970 and 2191: time arithmetic on the rest can then never overflow.
+        guard (0...7_000_000_000_000_000_000).contains(capturedAt) else {
+            throw fail("invalid_field", "captured_at \(capturedAt) is not Unix nanoseconds between 1970 and 2191")
+        }
         guard let bodyText = json["body_b64"]?.stringValue else {
             throw fail("missing_field", "body_b64 (base64 string) is required")
         }
@@ -76,7 +80,9 @@ extension FixtureRecord {
         }
         let mode: Mode
         switch json["mode"]?.stringValue {
-        case nil, "firehose": mode = routingKey.hasPrefix("publish.") || routingKey.hasPrefix("deliver.") ? .firehose : .tap
+        case "firehose": mode = .firehose
+        // Captures by other tools may leave the mode out: the firehose's routing keys tell.
+        case nil: mode = routingKey.hasPrefix("publish.") || routingKey.hasPrefix("deliver.") ? .firehose : .tap
         case "tap": mode = .tap
         case let other?: throw fail("invalid_field", "mode \"\(other)\" is neither firehose nor tap")
         }

@@ -106,6 +106,14 @@ public struct SpanSynthesizer {
         return spans
     }
 
+    /// The longest call timeout honoured (a day): larger `expiration` or `_timeout` values are clamped.
+    static let maximumTimeout: Int64 = 86_400 * 1_000_000_000
+
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     /// Counts an event that produced nothing, by reason.
     public mutating func countSkipped(_ reason: String) {
         counters.skipped[reason, default: 0] += 1
@@ -165,13 +173,17 @@ public struct SpanSynthesizer {
             if let replyQueue = message.replyQueue, !sender.isUnknown {
                 replyQueues.insert(sender, for: replyQueue, at: event.time)
             }
-            let timeout = event.properties.expirationMilliseconds.map { $0 * 1_000_000 } ?? options.defaultCallTimeout
+            // Hostile values must not trap: timeouts are clamped to a day and deadlines saturate.
+            let timeout = event.properties.expirationMilliseconds.map { min($0, Self.maximumTimeout / 1_000_000) * 1_000_000 }
+                ?? options.defaultCallTimeout
             let call = CallRecord(
                 msgID: msgID, identity: identity, requestID: requestID, traceID: context.traceID,
                 traceState: context.traceState, clientParent: context.parent,
                 clientParentIsRemote: context.parentIsRemote, caller: sender, start: event.time,
-                deadline: event.time + timeout,
-                monitorInterval: message.monitorTimeout.map { Int64($0 * 1e9) },
+                deadline: Self.saturatingAdd(event.time, timeout),
+                monitorInterval: message.monitorTimeout.flatMap { seconds in
+                    seconds.isFinite && seconds > 0 ? Int64(min(seconds, Double(Self.maximumTimeout) / 1e9) * 1e9) : nil
+                },
                 lastProgress: event.time, name: "\(Self.producerName(message, target: target)) call",
                 attributes: callAttributes(message, event: event, identity: identity))
             calls.insert(call, for: msgID, at: event.time)
@@ -636,7 +648,7 @@ extension SpanSynthesizer {
 
         var clientDeadline: Int64 {
             guard let monitorInterval else { return deadline }
-            return min(deadline, lastProgress + monitorInterval)
+            return min(deadline, SpanSynthesizer.saturatingAdd(lastProgress, monitorInterval))
         }
     }
 
