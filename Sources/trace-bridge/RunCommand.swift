@@ -59,7 +59,11 @@ struct RunCommand: AsyncParsableCommand {
         let settings = try broker.connectionSettings(purpose: "run")
         var options = try synthesis.options()
         options.ignoredQueues.insert(topology.queue.name)
-        if !broker.tapExchanges.isEmpty { options.observesReplies = false }
+        if !broker.tapExchanges.isEmpty {
+            // Tap mode sees publishes only: nothing may be inferred from replies or deliveries it cannot see.
+            options.observesReplies = false
+            options.observesDeliveries = false
+        }
         var pipeline = EventPipeline(options: options)
         let resourceAttributes = try synthesis.extraResourceAttributes()
         let sink: any RunSink

@@ -308,4 +308,41 @@ struct LiveBrokerTests {
         let replay = try CLI.run(["replay", file.path, "--strict", "--quiet"])
         #expect(replay.status == 0, "\(replay.stderr)")
     }
+
+    @Test("tap mode: publishes only; every sender is right or unknown, never wrong; no deliveries or round trips invented")
+    func tapMode() throws {
+        _ = try Self.runScenario()  // oslo.messaging declares the `nova` exchange on first use; a tap never declares it
+        let output = Self.temporaryFile("tap.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try BackgroundProcess(CLI.executable, [
+            "run", "--amqp-url", Self.amqpURL, "--tap-exchange", "nova", "--format", "otlp-json", "--output", output.path,
+            "--queue", "trace-bridge.it-tap-\(UUID().uuidString.prefix(8))", "--queue-expires", "120",
+        ])
+        defer { agent.cleanUp() }
+        try waitUntil("the tap agent to connect", timeout: 30) { agent.stderr.contains("trace-bridge: connected") }
+        let truth = try Self.runScenario()
+        // A sender that traces itself keeps its own PRODUCER (no duplicate of ours), so those publishes leave nothing.
+        let visible = truth.operations.filter { $0.exchange == "nova" && $0.traceParent == nil }
+        try #require(!visible.isEmpty)
+        try waitUntil("a PRODUCER for every publish on nova", timeout: 30) {
+            let spans = try Self.spans(in: output)
+            return visible.allSatisfy { op in spans.contains { $0.kind == 4 && $0.messageID == op.uniqueID } }
+        }
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0)
+        let spans = try Self.spans(in: output)
+        #expect(spans.allSatisfy { $0.kind == 4 }, "only PRODUCER spans: a tap sees no deliveries, calls or replies")
+        var right = 0, unknown = 0
+        for op in visible {
+            guard let producer = spans.first(where: { $0.kind == 4 && $0.messageID == op.uniqueID }) else { continue }
+            if producer.service == op.service {
+                right += 1
+            } else if producer.service == "unknown" {
+                unknown += 1
+            } else {
+                Issue.record("tap: \(op.uniqueID) \(op.kind) attributed to \(producer.service), truth \(op.service)")
+            }
+        }
+        print("live tap: \(visible.count) publishes on nova: senders \(right) right, \(unknown) unknown, 0 wrong")
+    }
 }

@@ -18,6 +18,7 @@ struct ScenarioTruth {
         var causedBy: String?
         var outcome: String
         var requestID: String
+        var exchange: String
         var deliveries: [Delivery]
     }
 
@@ -41,7 +42,7 @@ struct ScenarioTruth {
                 kind: op["kind"] as? String ?? "", service: (op["from"] as? [String: Any])?["service"] as? String ?? "",
                 uniqueID: op["unique_id"] as? String ?? "", traceParent: op["traceparent"] as? String,
                 causedBy: op["caused_by"] as? String, outcome: op["outcome"] as? String ?? "",
-                requestID: op["request_id"] as? String ?? "",
+                requestID: op["request_id"] as? String ?? "", exchange: op["exchange"] as? String ?? "",
                 deliveries: (op["deliveries"] as? [[String: Any]] ?? []).map {
                     Delivery(service: $0["service"] as? String ?? "", host: $0["host"] as? String ?? "",
                              queue: $0["queue"] as? String ?? "")

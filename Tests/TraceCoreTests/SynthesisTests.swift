@@ -270,4 +270,15 @@ struct CallSynthesisTests {
         bus.publish(Bus.reply(msgID: "nope", uid: "r9"), exchange: "", routingKey: "reply_zz")
         #expect(bus.spans.isEmpty && bus.synthesizer.counters.skipped["reply_to_unknown_call"] == 1)
     }
+
+    @Test("tap mode (publishes only): the first publish is the API's, later ones are unknown; no round trips invented")
+    func tapModeNeverGuesses() {
+        var bus = Bus(SynthesisOptions(observesReplies: false, observesDeliveries: false))
+        bus.publish(Bus.request(method: "build_and_run_instance", uid: "p1"), routingKey: "compute.compute-1", routed: nil)
+        bus.publish(Bus.request(method: "object_action", uid: "p2", msgID: "m9", replyQueue: "reply_q"), routingKey: "conductor",
+                    routed: nil, expiration: "100")
+        _ = bus.finish()
+        #expect(bus.only(.producer).map(\.resource.service) == ["nova-api", "unknown"])
+        #expect(bus.only(.client).isEmpty && bus.only(.server).isEmpty && bus.only(.consumer).isEmpty)
+    }
 }

@@ -193,8 +193,10 @@ public struct SpanSynthesizer {
             }
         }
         if let requestID {
+            var record = request ?? RequestRecord()
+            record.publishes += 1
             // (Re)inserting keeps an active request young in the age-bounded table.
-            requests.insert(request ?? RequestRecord(), for: requestID, at: event.time)
+            requests.insert(record, for: requestID, at: event.time)
         }
     }
 
@@ -215,8 +217,12 @@ public struct SpanSynthesizer {
             return handler.process
         }
         // No handler of R can have sent it: under a user's context the request's origin, the API, is the one party
-        // still acting (its first publish, or a later one after its calls were answered).
-        if message.context.namesUser, let api = map.apiService(exchange: event.exchange, topic: target.topic) {
+        // still acting (its first publish, or a later one after its calls were answered). Without deliveries there
+        // are no handlers to rule out, so only the first publish qualifies.
+        let firstPublish = (request?.publishes ?? 0) == 0
+        if message.context.namesUser, options.observesDeliveries || firstPublish,
+            let api = map.apiService(exchange: event.exchange, topic: target.topic)
+        {
             return ServiceIdentity(service: api)
         }
         return .unknown
@@ -690,6 +696,7 @@ extension SpanSynthesizer {
         static let maximumHandlers = 256
 
         var handlers: [Handler] = []
+        var publishes = 0
 
         /// The latest delivery of this request to `sender` (open and unblocked first): the cause of its publish.
         func causeIndex(for sender: ServiceIdentity) -> Int? {

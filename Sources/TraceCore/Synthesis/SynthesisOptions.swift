@@ -20,6 +20,9 @@ public struct SynthesisOptions: Sendable, Equatable {
     public var ignoredQueues: Set<String>
     /// False when the source cannot see replies (tap mode): no CLIENT/SERVER spans and no invented timeouts.
     public var observesReplies: Bool
+    /// False when the source cannot see deliveries (tap mode, publish-only firehose): with no handlers known, only a
+    /// request's first publish is attributed to the API; later ones are `unknown`, never a guess.
+    public var observesDeliveries: Bool
 
     public init(
         serviceMap: ServiceMap = .openStackDefaults,
@@ -28,7 +31,8 @@ public struct SynthesisOptions: Sendable, Equatable {
         correlationCapacity: Int = 100_000,
         correlationMaximumAge: Int64 = 15 * 60 * 1_000_000_000,
         ignoredQueues: Set<String> = [],
-        observesReplies: Bool = true
+        observesReplies: Bool = true,
+        observesDeliveries: Bool = true
     ) {
         self.serviceMap = serviceMap
         self.senderTraced = senderTraced
@@ -37,6 +41,7 @@ public struct SynthesisOptions: Sendable, Equatable {
         self.correlationMaximumAge = correlationMaximumAge
         self.ignoredQueues = ignoredQueues
         self.observesReplies = observesReplies
+        self.observesDeliveries = observesDeliveries
     }
 }
 
