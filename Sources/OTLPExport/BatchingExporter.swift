@@ -235,7 +235,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
                 return .done
             case .retryable(let reason, let retryAfter):
                 retries += 1
-                let backoff = Self.backoff(attempt: retries, policy: policy)
+                let backoff = Backoff.delay(attempt: retries, initial: policy.initialBackoff, maximum: policy.maximumBackoff)
                 let delay = retryAfter.map { max($0, .milliseconds(100)) } ?? backoff
                 let now = clock()
                 let deadline = state.withLock { $0.deadline }
@@ -259,14 +259,5 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         }
     }
 
-    /// Exponential backoff with equal jitter: half fixed, half random.
-    static func backoff(attempt: Int, policy: BatchingPolicy) -> Duration {
-        let initial = Double(nanoseconds(policy.initialBackoff))
-        let base = min(initial * pow(2, Double(attempt - 1)), Double(nanoseconds(policy.maximumBackoff)))
-        return .nanoseconds(Int64(base / 2 + Double.random(in: 0...(base / 2))))
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    }
+    static func nanoseconds(_ duration: Duration) -> Int64 { Backoff.nanoseconds(duration) }
 }

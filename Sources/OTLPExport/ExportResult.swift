@@ -1,3 +1,5 @@
+import Foundation
+
 /// What one export attempt came to, classified per the OTLP specification
 /// (https://opentelemetry.io/docs/specs/otlp/#failures).
 public enum ExportResult: Sendable, Equatable {
@@ -43,7 +45,7 @@ public enum ExportResult: Sendable, Equatable {
 
     /// `Retry-After` as delay-seconds (the HTTP-date form is treated as "no hint": the backoff applies).
     static func parseRetryAfter(_ text: String) -> Duration? {
-        guard let seconds = Int(text.trimmingCharacters(in: " \t")), seconds >= 0 else { return nil }
+        guard let seconds = Int(text.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
         return .seconds(min(seconds, 3600))
     }
 
@@ -124,14 +126,5 @@ struct ProtobufFields: Sequence, IteratorProtocol {
         default:
             return nil
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

@@ -85,7 +85,7 @@ public struct OTLPExporterConfiguration: Sendable, Equatable {
     public init(environment: [String: String], overrides: Overrides = Overrides()) throws(Error) {
         func variable(_ name: String) -> String? {
             let value = environment["OTEL_EXPORTER_OTLP_TRACES_\(name)"] ?? environment["OTEL_EXPORTER_OTLP_\(name)"]
-            return value.map { $0.trimmingSpaces() }.flatMap { $0.isEmpty ? nil : $0 }
+            return value.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         }
         let protocolText = overrides.transportProtocol?.rawValue ?? variable("PROTOCOL") ?? TransportProtocol.grpc.rawValue
         guard let transportProtocol = TransportProtocol(rawValue: protocolText) else {
@@ -197,25 +197,23 @@ public struct OTLPExporterConfiguration: Sendable, Equatable {
     }
 
     /// `key=value,key2=value2` (W3C baggage style), values percent-decoded, blanks around items ignored.
-    static func keyValueList(_ text: String?, what: String) throws(Error) -> [(name: String, value: String)] {
+    public static func keyValueList(_ text: String?, what: String) throws(Error) -> [(name: String, value: String)] {
         guard let text else { return [] }
         var result: [(name: String, value: String)] = []
         for item in text.split(separator: ",") {
-            let trimmed = String(item).trimmingSpaces()
+            let trimmed = String(item).trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let equals = trimmed.firstIndex(of: "="), equals != trimmed.startIndex else {
                 throw Error(description: "\(what): \"\(trimmed.prefix(40))\" is not KEY=VALUE")
             }
-            let name = String(trimmed[..<equals]).trimmingSpaces()
-            guard let value = percentDecode(String(trimmed[trimmed.index(after: equals)...]).trimmingSpaces()) else {
+            let name = String(trimmed[..<equals]).trimmingCharacters(in: .whitespaces)
+            guard let value = PercentEncoding.decode(String(trimmed[trimmed.index(after: equals)...]).trimmingCharacters(in: .whitespaces)) else {
                 throw Error(description: "\(what): the value of \(name) has bad percent-encoding")
             }
             result.append((name, value))
         }
         return result
     }
-
-    static func percentDecode(_ text: String) -> String? { PercentEncoding.decode(text) }
 
     /// A one-line description safe to log: header names only, never their values.
     public var summary: String {
@@ -224,14 +222,5 @@ public struct OTLPExporterConfiguration: Sendable, Equatable {
         if !headers.isEmpty { parts.append("headers=\(headers.map(\.name).joined(separator: ","))") }
         if endpoint.tls { parts.append("tls_verify=\(!skipVerify)") }
         return parts.joined(separator: " ")
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
     }
 }

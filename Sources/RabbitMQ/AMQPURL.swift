@@ -1,3 +1,4 @@
+import Foundation
 import TraceCore
 
 /// An `amqp://` or `amqps://` URL: `amqp[s]://USER:PASS@HOST[:PORT][/VHOST]` (RabbitMQ's URI spec: the vhost is the
@@ -49,13 +50,13 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
-                guard let decodedUser = Self.percentDecode(credentials[..<colon]),
-                    let decodedPassword = Self.percentDecode(credentials[credentials.index(after: colon)...])
+                guard let decodedUser = PercentEncoding.decode(credentials[..<colon]),
+                    let decodedPassword = PercentEncoding.decode(credentials[credentials.index(after: colon)...])
                 else { throw fail("bad percent-encoding in the credentials") }
                 user = decodedUser
                 password = decodedPassword
             } else {
-                guard let decodedUser = Self.percentDecode(credentials) else { throw fail("bad percent-encoding in the user") }
+                guard let decodedUser = PercentEncoding.decode(credentials) else { throw fail("bad percent-encoding in the user") }
                 user = decodedUser
             }
         }
@@ -81,7 +82,7 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
         guard !host.isEmpty else { throw fail("no host") }
         var vhost = "/"
         if let path, !path.isEmpty {
-            guard let decoded = Self.percentDecode(path) else { throw fail("bad percent-encoding in the vhost") }
+            guard let decoded = PercentEncoding.decode(path) else { throw fail("bad percent-encoding in the vhost") }
             vhost = decoded
         }
         self.init(tls: tls, host: host, port: port, user: user, password: password, vhost: vhost)
@@ -89,9 +90,9 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
 
     /// The URL with the password masked: safe to log and print.
     public var description: String {
-        let vhostPart = vhost == "/" ? "/" : "/" + Self.percentEncode(vhost)
+        let vhostPart = vhost == "/" ? "/" : "/" + PercentEncoding.encode(vhost)
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "\(tls ? "amqps" : "amqp")://\(Self.percentEncode(user)):****@\(hostPart):\(port)\(vhostPart)"
+        return "\(tls ? "amqps" : "amqp")://\(PercentEncoding.encode(user)):****@\(hostPart):\(port)\(vhostPart)"
     }
 
     /// Masks the password of anything that looks like a URL with credentials, for error messages about bad input.
@@ -102,18 +103,4 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
         return String(text[..<text.index(after: colon)]) + "****" + String(text[at...])
     }
 
-    static func percentDecode(_ text: Substring) -> String? { PercentEncoding.decode(text) }
-
-    static func percentEncode(_ text: String) -> String { PercentEncoding.encode(text) }
-}
-
-extension String {
-    fileprivate func range(of needle: String) -> Range<String.Index>? {
-        var index = startIndex
-        while index < endIndex {
-            if self[index...].hasPrefix(needle) { return index..<self.index(index, offsetBy: needle.count) }
-            index = self.index(after: index)
-        }
-        return nil
-    }
 }

@@ -35,24 +35,17 @@ public struct ReconnectPolicy: Sendable, Equatable {
     /// the agent is back within 5 s of the broker).
     public var initial: Duration
     public var maximum: Duration
-    public var multiplier: Double
 
-    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(4), multiplier: Double = 2) {
+    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(4)) {
         self.initial = initial
         self.maximum = maximum
-        self.multiplier = multiplier
     }
 
-    /// The delay before retry number `attempt` (1-based), with "equal jitter": half fixed, half random, so a fleet
-    /// of agents does not reconnect in lockstep after a broker restart.
+    /// The delay before retry number `attempt` (1-based), jittered so a fleet of agents does not reconnect in
+    /// lockstep after a broker restart.
     public func delay(attempt: Int) -> Duration {
-        let base = min(Double(initial.milliseconds) * pow(multiplier, Double(max(0, attempt - 1))), Double(maximum.milliseconds))
-        return .milliseconds(Int64(base / 2 + Double.random(in: 0...(base / 2))))
+        Backoff.delay(attempt: attempt, initial: initial, maximum: maximum)
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 /// Consumes our queue on a dedicated thread and reports to the async world through `events`.
@@ -220,7 +213,7 @@ public final class BrokerSource: Sendable {
     }
 
     private func sleepInterruptibly(_ delay: Duration, tick: () -> Void) {
-        var remaining = delay.milliseconds
+        var remaining = Backoff.nanoseconds(delay) / 1_000_000
         while remaining > 0, !control.withLock({ $0.closing || $0.stopConsuming }) {
             Self.sleep(milliseconds: min(remaining, 100))
             remaining -= 100

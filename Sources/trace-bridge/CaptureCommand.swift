@@ -33,18 +33,7 @@ struct CaptureCommand: AsyncParsableCommand {
     func run() async throws {
         let topology = try broker.topology()
         let settings = try broker.connectionSettings(purpose: "capture")
-        let handle: FileHandle
-        if output == "-" {
-            handle = FileHandle.standardOutput
-        } else {
-            if !FileManager.default.fileExists(atPath: output) {
-                guard FileManager.default.createFile(atPath: output, contents: nil) else {
-                    throw ValidationError("cannot create \(output): check the directory exists and is writable")
-                }
-            }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            try handle.seekToEnd()
-        }
+        let handle = try openOutput(output, append: true)
         let source = BrokerSource(settings: settings, topology: topology)
         let signals = SignalHandler { first in if first { source.stopConsuming() } else { Foundation.exit(130) } }
         defer { withExtendedLifetime(signals) {} }

@@ -36,20 +36,8 @@ final class LiveSpanSink {
         self.format = format
         self.extraResourceAttributes = extraResourceAttributes
         self.idleFlush = Int64(idleFlush.components.seconds) * 1_000_000_000 + idleFlush.components.attoseconds / 1_000_000_000
-        if let path, path != "-" {
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw ValidationError("cannot create output file \(path): check the directory exists and is writable")
-                }
-            }
-            // Append: a restarted agent adds to what the previous one wrote.
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            try handle.seekToEnd()
-            self.colour = colour == .always
-        } else {
-            handle = FileHandle.standardOutput
-            self.colour = colour.enabled(forTerminal: isatty(STDOUT_FILENO) != 0)
-        }
+        handle = try openOutput(path, append: true)
+        self.colour = colour.enabled(for: handle)
     }
 
     /// Takes the spans derived from one delivery (`tag`), or from the passage of time (`tag` nil: timeouts).

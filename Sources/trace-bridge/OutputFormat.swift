@@ -28,16 +28,8 @@ final class SpanWriter {
         precondition(format != .otlp, "export goes through BatchingExporter, not a file")
         self.format = format
         self.extraResourceAttributes = extraResourceAttributes
-        if let path, path != "-" {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw ValidationError("cannot create output file \(path): check the directory exists and is writable")
-            }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            self.colour = colour == .always
-        } else {
-            handle = FileHandle.standardOutput
-            self.colour = colour.enabled(forTerminal: isatty(STDOUT_FILENO) != 0)
-        }
+        handle = try openOutput(path, append: false)
+        self.colour = colour.enabled(for: handle)
     }
 
     func write(_ spans: [Span]) {
@@ -73,13 +65,30 @@ final class SpanWriter {
 enum ColourChoice: String, ExpressibleByArgument, CaseIterable {
     case auto, always, never
 
-    func enabled(forTerminal isTerminal: Bool) -> Bool {
+    /// `auto` colours only standard output on a terminal, unless NO_COLOR is set; files get colour only with `always`.
+    func enabled(for handle: FileHandle) -> Bool {
         switch self {
         case .always: true
         case .never: false
-        case .auto: isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        case .auto:
+            handle === FileHandle.standardOutput && isatty(STDOUT_FILENO) != 0
+                && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         }
     }
+}
+
+/// Opens where spans or captures go: standard output for nil or "-", else the file, truncated or appended to (a
+/// restarted `run` or `capture` adds to what the previous one wrote).
+func openOutput(_ path: String?, append: Bool) throws -> FileHandle {
+    guard let path, path != "-" else { return FileHandle.standardOutput }
+    if !append || !FileManager.default.fileExists(atPath: path) {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ValidationError("cannot create output file \(path): check the directory exists and is writable")
+        }
+    }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    if append { try handle.seekToEnd() }
+    return handle
 }
 
 /// Writes a line to standard error.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OTLPExport
 import TraceCore
 
 /// Flags that shape span synthesis, shared by every command that synthesizes (replay now, run later).
@@ -40,13 +41,13 @@ struct SynthesisFlags: ParsableArguments {
 
     /// `OTEL_RESOURCE_ATTRIBUTES` (the OpenTelemetry SDK variable), then `--resource-attribute` flags, which win.
     func extraResourceAttributes() throws -> [Attribute] {
-        var attributes: [Attribute] = []
-        if let variable = ProcessInfo.processInfo.environment["OTEL_RESOURCE_ATTRIBUTES"] {
-            for pair in variable.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
-                let (key, value) = try split(
-                    pair.trimmingCharacters(in: .whitespaces), flag: "OTEL_RESOURCE_ATTRIBUTES", example: "cluster=region-1")
-                attributes.append(Attribute(key, .string(value.removingPercentEncoding ?? value)))
-            }
+        var attributes: [Attribute]
+        do {
+            attributes = try OTLPExporterConfiguration.keyValueList(
+                ProcessInfo.processInfo.environment["OTEL_RESOURCE_ATTRIBUTES"], what: "OTEL_RESOURCE_ATTRIBUTES"
+            ).map { Attribute($0.name, .string($0.value)) }
+        } catch {
+            throw ValidationError(error.description)
         }
         for pair in resourceAttributes {
             let (key, value) = try split(pair, flag: "--resource-attribute", example: "cluster=region-1")

@@ -44,11 +44,6 @@ public indirect enum JSONValue: Equatable, Sendable {
         return nil
     }
 
-    public var uint64Value: UInt64? {
-        if case .number(let text) = self { return UInt64(text) }
-        return nil
-    }
-
     public var doubleValue: Double? {
         if case .number(let text) = self { return Double(text) }
         return nil
@@ -58,8 +53,6 @@ public indirect enum JSONValue: Equatable, Sendable {
         if case .bool(let value) = self { return value }
         return nil
     }
-
-    public var isNull: Bool { self == .null }
 
     /// A short name of the value's kind for error messages.
     public var kindName: String {

@@ -84,15 +84,22 @@ public enum OsloDecoder {
             }
         }
 
-        /// A string or null; anything else is a type error and is skipped.
-        mutating func string(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        /// A string or null; anything else is skipped and is a type error of the message, or with `dropOnly` (trace
+        /// context) only of that field, which is dropped while the message is kept.
+        mutating func string(_ key: String, _ scanner: inout JSONScanner, dropOnly: Bool = false) throws(JSONError)
+            -> String?
+        {
             switch scanner.peek() {
             case UInt8(ascii: "\""): return try scanner.readString()
             case UInt8(ascii: "n"):
                 _ = try scanner.readNull()
                 return nil
             default:
-                wrongType(key, "a string")
+                if dropOnly {
+                    message.context.rejectedFields.append("\(key):wrong_type")
+                } else {
+                    wrongType(key, "a string")
+                }
                 try scanner.skipValue()
                 return nil
             }
@@ -150,26 +157,12 @@ public enum OsloDecoder {
             // oslo.context's base RequestContext serializes the IDs as `user` and `project` (nova adds `*_id`).
             case "_context_user": userFallback = try string(key, &scanner)
             case "_context_project": projectFallback = try string(key, &scanner)
-            case "_context_traceparent": rawTraceParent = try optionalContextString(key, &scanner)
-            case "_context_tracestate": rawTraceState = try optionalContextString(key, &scanner)
+            case "_context_traceparent": rawTraceParent = try string(key, &scanner, dropOnly: true)
+            case "_context_tracestate": rawTraceState = try string(key, &scanner, dropOnly: true)
             case "_context_trace_info": try readTraceInfo(&scanner)
             default:
                 // args, result, auth_token, service_catalog and every other key: never materialized.
                 try scanner.skipValue()
-            }
-        }
-
-        /// A trace-context string whose wrong type drops only that field, not the message.
-        mutating func optionalContextString(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) -> String? {
-            switch scanner.peek() {
-            case UInt8(ascii: "\""): return try scanner.readString()
-            case UInt8(ascii: "n"):
-                _ = try scanner.readNull()
-                return nil
-            default:
-                message.context.rejectedFields.append("\(key):wrong_type")
-                try scanner.skipValue()
-                return nil
             }
         }
 

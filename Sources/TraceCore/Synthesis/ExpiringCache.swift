@@ -74,9 +74,6 @@ struct ExpiringCache<Key: Hashable, Value> {
         return evicted
     }
 
-    /// Every entry, in no particular order.
-    var values: some Collection<Value> { entries.values.lazy.map(\.value) }
-
     var keys: some Collection<Key> { entries.keys }
 
     mutating func removeAll() -> [(key: Key, value: Value)] {

@@ -141,7 +141,9 @@ public struct SpanSynthesizer {
         let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
         let consumerParent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
 
-        var attributes = commonAttributes(message, event: event, identity: identity)
+        // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
+        let common = commonAttributes(message, event: event, identity: identity, target: target)
+        var attributes = common
         attributes.append(Attribute("messaging.operation.type", .string("send")))
         attributes.append(Attribute("messaging.operation.name", .string("publish")))
         var status = Span.Status.unset
@@ -185,7 +187,10 @@ public struct SpanSynthesizer {
                     seconds.isFinite && seconds > 0 ? Int64(min(seconds, Double(Self.maximumTimeout) / 1e9) * 1e9) : nil
                 },
                 lastProgress: event.time, name: "\(Self.producerName(message, target: target)) call",
-                attributes: callAttributes(message, event: event, identity: identity))
+                method: message.method ?? "unknown",
+                attributes: common + (event.properties.expirationMilliseconds.map {
+                    [Attribute("openstack.rpc.timeout_ms", .int($0))]
+                } ?? []))
             calls.insert(call, for: msgID, at: event.time)
             nextDeadline = min(nextDeadline, call.clientDeadline)
             if let index = causeIndex {
@@ -253,7 +258,8 @@ public struct SpanSynthesizer {
         let parent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
         let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue)
 
-        var attributes = commonAttributes(message, event: event, identity: identity)
+        let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
+        var attributes = commonAttributes(message, event: event, identity: identity, target: target)
         attributes.append(Attribute("messaging.operation.type", .string("receive")))
         attributes.append(Attribute("messaging.operation.name", .string("deliver")))
         attributes.append(Attribute("messaging.destination.subscription.name", .string(queue)))
@@ -550,7 +556,9 @@ extension SpanSynthesizer {
     }
 
     /// The allow-listed attributes every span of a message shares. Nothing else of the context is ever copied.
-    func commonAttributes(_ message: OsloMessage, event: BusEvent, identity: String) -> [Attribute] {
+    func commonAttributes(_ message: OsloMessage, event: BusEvent, identity: String, target: ServiceMap.Target)
+        -> [Attribute]
+    {
         var attributes: [Attribute] = [
             Attribute("messaging.system", .string("rabbitmq")),
             Attribute("messaging.destination.name", .string(event.exchange.isEmpty ? "amq.default" : event.exchange)),
@@ -564,7 +572,6 @@ extension SpanSynthesizer {
         }
         if message.kind == .request {
             attributes.append(Attribute("rpc.system", .string("oslo_messaging")))
-            let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
             attributes.append(Attribute("rpc.service", .string(message.namespace ?? target.topic)))
             if let method = message.method { attributes.append(Attribute("rpc.method", .string(method))) }
             if let version = message.version { attributes.append(Attribute("openstack.rpc.version", .string(version))) }
@@ -587,14 +594,6 @@ extension SpanSynthesizer {
         }
         if let value = context.projectID { attributes.append(Attribute("openstack.project_id", .string(value))) }
         if let value = context.userID { attributes.append(Attribute("openstack.user_id", .string(value))) }
-        return attributes
-    }
-
-    func callAttributes(_ message: OsloMessage, event: BusEvent, identity: String) -> [Attribute] {
-        var attributes = commonAttributes(message, event: event, identity: identity)
-        if let expiration = event.properties.expirationMilliseconds {
-            attributes.append(Attribute("openstack.rpc.timeout_ms", .int(expiration)))
-        }
         return attributes
     }
 }
@@ -640,17 +639,13 @@ extension SpanSynthesizer {
         var monitorInterval: Int64?
         var lastProgress: Int64
         var name: String
+        var method: String
         var attributes: [Attribute]
         var server: ServerSide?
         var replyPublishedAt: Int64?
         var failure: RemoteFailure?
         var clientClosed = false
         var timedOut = false
-
-        var method: String {
-            if case .string(let method)? = attributes.first(where: { $0.key == "rpc.method" })?.value { return method }
-            return "unknown"
-        }
 
         var clientDeadline: Int64 {
             guard let monitorInterval else { return deadline }
