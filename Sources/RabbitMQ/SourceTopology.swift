@@ -90,6 +90,16 @@ public struct SourceTopology: Sendable, Equatable {
         self.mode = mode
     }
 
+    /// What the source can see, for synthesis (it never infers what the bindings hide).
+    public var visibility: SourceVisibility { Self.visibility(of: bindings, tap: mode == .tap) }
+
+    /// Firehose bindings are patterns over trace routing keys (also when the trace messages are replayed through
+    /// another exchange, as the benchmarks do); a tap sees the publishes of its exchanges.
+    public static func visibility(of bindings: [QueueBinding], tap: Bool) -> SourceVisibility {
+        tap ? SourceVisibility(tapExchanges: bindings.map(\.exchange))
+            : SourceVisibility(firehosePatterns: bindings.map(\.routingKey))
+    }
+
     /// Tap mode: our queue bound with `#` to each chosen exchange (fanout exchanges ignore the key). Publishes
     /// only: no replies (the default exchange cannot be bound), no deliveries.
     public static func tap(exchanges: [String], queue: QueueSettings, prefetch: UInt16 = 1000) -> SourceTopology {

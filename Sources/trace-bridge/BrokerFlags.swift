@@ -15,21 +15,14 @@ struct BrokerFlags: ParsableArguments {
     @Option(name: .customLong("amqp-url-file"), help: ArgumentHelp("Read the AMQP URL from this file (e.g. a mounted secret).", valueName: "path"))
     var amqpURLFile: String?
 
-    @Option(help: ArgumentHelp("control-plane (full firehose: publishes and deliveries) or hypervisor (deliveries to compute.HOST only).", valueName: "role"))
+    @OptionGroup(title: "Source mode")
+    var source: SourceModeFlags
+
+    @Option(help: ArgumentHelp("control-plane (beside RabbitMQ, binds what --mode needs) or hypervisor (deliveries to compute.HOST only).", valueName: "role"))
     var role: RoleName = .controlPlane
 
     @Option(help: ArgumentHelp("The hypervisor's host name as nova-compute knows it (its queue is compute.HOST). Default: this machine's host name.", valueName: "host"))
     var host: String?
-
-    @Option(name: .customLong("bind"), help: ArgumentHelp(
-        "Bind our queue to EXCHANGE:ROUTING_KEY instead of the role's defaults (repeatable), e.g. --bind amq.rabbitmq.trace:publish.nova.",
-        valueName: "exchange:key"))
-    var bindings: [String] = []
-
-    @Option(name: .customLong("tap-exchange"), help: ArgumentHelp(
-        "Tap mode, no firehose needed: bind our queue with # to this exchange (repeatable), e.g. --tap-exchange nova --tap-exchange scheduler_fanout. Sees publishes only: no replies, no deliveries.",
-        valueName: "exchange"))
-    var tapExchanges: [String] = []
 
     @Option(help: ArgumentHelp("Our queue's name. Default: trace-bridge.firehose (control plane), trace-bridge.hypervisor.HOST, or trace-bridge.tap.", valueName: "name"))
     var queue: String?
@@ -95,22 +88,13 @@ struct BrokerFlags: ParsableArguments {
 
     func topology() throws -> SourceTopology {
         let role = resolvedRole()
-        let name = queue ?? (tapExchanges.isEmpty ? role.defaultQueueName : "trace-bridge.tap")
+        let (bindings, tap) = try source.bindings(role: role)
+        let name = queue ?? (tap ? "trace-bridge.tap" : role.defaultQueueName)
         let settings = QueueSettings(
             name: name, maxLength: queueMaxLength, messageTTLMilliseconds: queueTTLSeconds * 1000,
             expiresMilliseconds: queueExpiresSeconds * 1000, durable: durableQueue)
-        if !tapExchanges.isEmpty {
-            guard bindings.isEmpty else { throw ValidationError("--tap-exchange and --bind cannot be combined: choose tap or firehose bindings") }
-            return .tap(exchanges: tapExchanges, queue: settings, prefetch: prefetch)
-        }
-        var parsed: [QueueBinding] = []
-        for text in bindings {
-            guard let binding = QueueBinding(parsing: text) else {
-                throw ValidationError("--bind \"\(text)\" is not EXCHANGE:ROUTING_KEY, e.g. amq.rabbitmq.trace:publish.#")
-            }
-            parsed.append(binding)
-        }
-        return SourceTopology(queue: settings, bindings: parsed.isEmpty ? role.firehoseBindings : parsed, prefetch: prefetch)
+        return tap ? .tap(exchanges: bindings.map(\.exchange), queue: settings, prefetch: prefetch)
+            : SourceTopology(queue: settings, bindings: bindings, prefetch: prefetch)
     }
 
     func connectionSettings(purpose: String) throws -> ConnectionSettings {

@@ -17,6 +17,7 @@ struct ReplayCommand: AsyncParsableCommand {
               trace-bridge replay fixtures/a_boot.jsonl
               trace-bridge replay fixtures/e_otel.jsonl --format otlp-json --output e_otel.otlp.jsonl
               trace-bridge replay fixtures/a_boot.jsonl --format otlp --otlp-endpoint http://localhost:4317
+              trace-bridge replay fixtures/a_boot.jsonl --mode publish-only     (what that mode would keep)
               trace-bridge replay fixtures/d_notify.jsonl --service-map notifications=nova-notify-listener \\
                   --service-map versioned_notifications=nova-notify-listener
 
@@ -47,6 +48,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Synthesis")
     var synthesis: SynthesisFlags
 
+    @OptionGroup(title: "Source mode (replay a full capture as a cheaper mode would have seen it)")
+    var source: SourceModeFlags
+
     @OptionGroup(title: "OTLP export (--format otlp)")
     var export: ExporterFlags
 
@@ -54,7 +58,10 @@ struct ReplayCommand: AsyncParsableCommand {
     var exportGraceSeconds = 30.0
 
     func run() async throws {
-        var pipeline = EventPipeline(options: try synthesis.options())
+        var options = try synthesis.options()
+        let reduce = source.mode != nil || !source.tapExchanges.isEmpty || !source.bindings.isEmpty
+        if reduce { options.visibility = try source.visibility(role: .controlPlane) }
+        var pipeline = EventPipeline(options: options, reducesToVisibility: reduce)
         let resourceAttributes = try synthesis.extraResourceAttributes()
         let exporter: BatchingExporter<Int>? = format == .otlp
             ? BatchingExporter(transport: try makeTransport(try export.configuration()), policy: export.policy(prefetch: 2000),
@@ -109,6 +116,9 @@ struct ReplayCommand: AsyncParsableCommand {
         let counters = pipeline.synthesizer.counters
         let events = stats.events.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         printError("replay: \(stats.messages) messages (\(events)), \(spans) spans in \(traces) traces")
+        if stats.notVisible > 0 {
+            printError("  left out \(stats.notVisible) messages the source mode would not have received")
+        }
         let kinds = counters.spansByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         if !kinds.isEmpty { printError("  spans by kind: \(kinds)") }
         if counters.timeouts > 0 { printError("  calls timed out: \(counters.timeouts)") }

@@ -20,6 +20,7 @@ struct RunCommand: AsyncParsableCommand {
             Examples:
               TRACE_BRIDGE_AMQP_URL=amqp://tracer:secret@rabbit-1:5672/ trace-bridge run
               trace-bridge run --role hypervisor --host compute-17 --format otlp-json --output spans.jsonl
+              trace-bridge run --mode publish-only
               trace-bridge run --tap-exchange nova --tap-exchange scheduler_fanout
 
             Exit codes: 0 after SIGINT/SIGTERM (consumption stopped, spans flushed, messages acknowledged), \
@@ -59,11 +60,8 @@ struct RunCommand: AsyncParsableCommand {
         let settings = try broker.connectionSettings(purpose: "run")
         var options = try synthesis.options()
         options.ignoredQueues.insert(topology.queue.name)
-        if !broker.tapExchanges.isEmpty {
-            // Tap mode sees publishes only: nothing may be inferred from replies or deliveries it cannot see.
-            options.observesReplies = false
-            options.observesDeliveries = false
-        }
+        // Synthesis infers nothing from what the bindings hide (a tap sees no replies and no deliveries).
+        options.visibility = topology.visibility
         var pipeline = EventPipeline(options: options)
         let resourceAttributes = try synthesis.extraResourceAttributes()
         let sink: any RunSink

@@ -273,7 +273,7 @@ struct CallSynthesisTests {
 
     @Test("tap mode (publishes only): the first publish is the API's, later ones are unknown; no round trips invented")
     func tapModeNeverGuesses() {
-        var bus = Bus(SynthesisOptions(observesReplies: false, observesDeliveries: false))
+        var bus = Bus(SynthesisOptions(visibility: SourceVisibility(tapExchanges: ["nova"])))
         bus.publish(Bus.request(method: "build_and_run_instance", uid: "p1"), routingKey: "compute.compute-1", routed: nil)
         bus.publish(Bus.request(method: "object_action", uid: "p2", msgID: "m9", replyQueue: "reply_q"), routingKey: "conductor",
                     routed: nil, expiration: "100")

@@ -13,8 +13,8 @@ struct Replay {
         try self.init(bytes: Repository.bytes(Repository.fixture("\(name).jsonl")), options: options)
     }
 
-    init(bytes: [UInt8], options: SynthesisOptions = SynthesisOptions()) {
-        var pipeline = EventPipeline(options: options)
+    init(bytes: [UInt8], options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
+        var pipeline = EventPipeline(options: options, reducesToVisibility: reducesToVisibility)
         var spans: [Span] = []
         var splitter = LineSplitter()
         splitter.feed(bytes) { line, number in spans += pipeline.process(line: line, number: number) }

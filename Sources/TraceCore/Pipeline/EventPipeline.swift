@@ -5,9 +5,13 @@
 public struct EventPipeline {
     public private(set) var synthesizer: SpanSynthesizer
     public private(set) var stats = PipelineStats()
+    /// Replay only what `options.visibility` would have received (`replay --mode`): a full capture then shows
+    /// exactly what a cheaper source mode keeps. Live sources never need it: the broker already filters.
+    public let reducesToVisibility: Bool
 
-    public init(options: SynthesisOptions = SynthesisOptions()) {
+    public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
+        self.reducesToVisibility = reducesToVisibility
     }
 
     /// Processes one fixture line. A bad line is counted and reported (with its number) and yields no spans; it
@@ -33,6 +37,13 @@ public struct EventPipeline {
         } catch {
             stats.skip("firehose_\(error.reason)", example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
             return synthesizer.advance(to: record.capturedAt)
+        }
+        if reducesToVisibility {
+            guard let visible = synthesizer.options.visibility.reduce(event) else {
+                stats.notVisible += 1
+                return synthesizer.advance(to: event.time)
+            }
+            return process(event: visible, location: location ?? "seq \(record.seq)")
         }
         return process(event: event, location: location ?? "seq \(record.seq)")
     }
@@ -74,6 +85,8 @@ public struct PipelineStats: Sendable, Equatable {
     public var skipped: [String: Int] = [:]
     /// The first example of each skip reason, so each is reported once, not once per message.
     public var firstExample: [String: String] = [:]
+    /// Events a replay left out because the chosen source mode would not have received them (not an error).
+    public var notVisible = 0
 
     public init() {}
 

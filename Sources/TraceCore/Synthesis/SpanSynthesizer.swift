@@ -171,7 +171,10 @@ public struct SpanSynthesizer {
         if let index = causeIndex {
             request!.handlers[index].lastActive = event.time
         }
-        if message.isCall, let msgID = message.msgID, options.observesReplies {
+        // A call is tracked only when its reply can be seen (published to the default exchange, or delivered).
+        let replyVisible = options.visibility.seesReplies
+            || message.replyQueue.map { options.visibility.seesDeliveries(fromQueue: $0) } ?? false
+        if message.isCall, let msgID = message.msgID, replyVisible {
             if let replyQueue = message.replyQueue, !sender.isUnknown {
                 replyQueues.insert(sender, for: replyQueue, at: event.time)
             }
@@ -203,6 +206,18 @@ public struct SpanSynthesizer {
             // (Re)inserting keeps an active request young in the age-bounded table.
             requests.insert(record, for: requestID, at: event.time)
         }
+        // Deliveries this source cannot see happen anyway: the broker says where it routed the message.
+        let routed = options.visibility.seesRouting ? event.routedQueues ?? [] : []
+        for queue in routed where !options.visibility.seesDeliveries(fromQueue: queue) {
+            // Only queues whose consumer the service map names: a queue nobody is known to read (notifications
+            // piling up for a listener that is not running) says where the message went, not that it was consumed.
+            let target = options.serviceMap.target(ofQueue: queue)
+            guard !target.isReplyQueue, !(options.serviceMap.service(of: target)?.isUnknown ?? true) else {
+                if !target.isReplyQueue { countSkipped("inferred_delivery_to_unmapped_queue") }
+                continue
+            }
+            received(event, message, identity: identity, queue: queue, observed: false, into: &spans)
+        }
     }
 
     /// Decides who published a request or notification (the shared design notes §4, in order).
@@ -222,10 +237,11 @@ public struct SpanSynthesizer {
             return handler.process
         }
         // No handler of R can have sent it: under a user's context the request's origin, the API, is the one party
-        // still acting (its first publish, or a later one after its calls were answered). Without deliveries there
-        // are no handlers to rule out, so only the first publish qualifies.
+        // still acting (its first publish, or a later one after its calls were answered). Without deliveries, seen
+        // or inferred from routing, there are no handlers to rule out, so only the first publish qualifies.
         let firstPublish = (request?.publishes ?? 0) == 0
-        if message.context.namesUser, options.observesDeliveries || firstPublish,
+        let handlersVisible = options.visibility.seesAllDeliveries || options.visibility.seesRouting
+        if message.context.namesUser, handlersVisible || firstPublish,
             let api = map.apiService(exchange: event.exchange, topic: target.topic)
         {
             return ServiceIdentity(service: api)
@@ -241,7 +257,17 @@ public struct SpanSynthesizer {
             countSkipped("own_queue")
             return
         }
-        let identity = Self.identity(of: message, event: event)
+        received(event, message, identity: Self.identity(of: message, event: event), queue: queue, observed: true,
+                 into: &spans)
+    }
+
+    /// A delivery to `queue`: seen (`observed`, `event` is the delivery) or inferred from the publish's routing
+    /// (`event` is the publish; the delivery time is not known, so the span has no queue wait and says so).
+    private mutating func received(
+        _ event: BusEvent, _ message: OsloMessage, identity: String, queue: String, observed: Bool,
+        into spans: inout [Span]
+    ) {
+        if options.ignoredQueues.contains(queue) { return }
         let key = DeliveryKey(identity: identity, queue: queue)
         if deliveries[key] != nil {
             countSkipped("duplicate_delivery")
@@ -249,7 +275,7 @@ public struct SpanSynthesizer {
         }
         deliveries.insert((), for: key, at: event.time)
 
-        let receiver = receiverOf(queue: queue, connection: event.connection, at: event.time)
+        let receiver = receiverOf(queue: queue, connection: observed ? event.connection : nil, at: event.time)
         let published = publishes[identity]
         let context = published.map {
             TraceContext(traceID: $0.traceID, parent: $0.consumerParent, parentIsRemote: true, traceState: $0.traceState,
@@ -263,10 +289,12 @@ public struct SpanSynthesizer {
         attributes.append(Attribute("messaging.operation.type", .string("receive")))
         attributes.append(Attribute("messaging.operation.name", .string("deliver")))
         attributes.append(Attribute("messaging.destination.subscription.name", .string(queue)))
-        if published == nil {
-            // The publish was not seen (hypervisor role, or before we started): no queue wait to show.
+        if published == nil || !observed {
+            // The publish was not seen (hypervisor role, or before we started), or the delivery was not (a mode
+            // without its deliveries): no queue wait to show.
             attributes.append(Attribute("trace_bridge.queue_wait_known", .bool(false)))
         }
+        if !observed { attributes.append(Attribute("trace_bridge.delivery_observed", .bool(false))) }
         if event.redelivered { attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true))) }
         if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
         spans.append(Span(
@@ -276,8 +304,9 @@ public struct SpanSynthesizer {
             resource: receiver))
 
         // The delivery opens a handler of the receiving service; a call's handler is its SERVER span.
+        // A SERVER span needs the delivery time: an inferred delivery's handler is its CONSUMER span.
         var handlerSpan = consumerID
-        if message.isCall, let msgID = message.msgID, var call = calls[msgID], call.server == nil {
+        if observed, message.isCall, let msgID = message.msgID, var call = calls[msgID], call.server == nil {
             let serverID = SpanIDScheme.spanID(role: .process, identity: identity, queue: queue)
             call.server = ServerSide(
                 queue: queue, callee: receiver, deliveredAt: event.time, consumerSpanID: consumerID, spanID: serverID,
@@ -320,7 +349,6 @@ public struct SpanSynthesizer {
     // MARK: Replies
 
     private mutating func replyPublished(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
-        guard options.observesReplies else { return }
         guard let msgID = message.msgID, var call = calls[msgID] else {
             countSkipped("reply_to_unknown_call")
             return
@@ -363,12 +391,21 @@ public struct SpanSynthesizer {
                 request.close(handlerSpan: server.spanID)
                 requests[requestID] = request
             }
+        } else if let requestID = call.requestID, var request = requests[requestID] {
+            // The delivery was inferred from routing (or not seen at all): its handler is done all the same.
+            request.close(callMsgID: msgID)
+            requests[requestID] = request
+        }
+        if !options.visibility.seesDeliveries(fromQueue: event.routingKey) {
+            // This source never sees the reply's delivery: the publish is the last thing the call shows.
+            spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false, endedAtReplyPublish: true))
+            calls.removeValue(for: msgID)
+            return
         }
         calls[msgID] = call
     }
 
     private mutating func replyDelivered(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
-        guard options.observesReplies else { return }
         guard let msgID = message.msgID, var call = calls[msgID] else {
             countSkipped("reply_to_unknown_call")
             return
@@ -392,7 +429,9 @@ public struct SpanSynthesizer {
     }
 
     /// Closes a call's CLIENT span and unblocks the handler that sent it.
-    private mutating func closeClient(_ call: inout CallRecord, at end: Int64, timedOut: Bool) -> [Span] {
+    private mutating func closeClient(
+        _ call: inout CallRecord, at end: Int64, timedOut: Bool, endedAtReplyPublish: Bool = false
+    ) -> [Span] {
         call.clientClosed = true
         call.timedOut = timedOut
         if let requestID = call.requestID, var request = requests[requestID] {
@@ -400,6 +439,7 @@ public struct SpanSynthesizer {
             requests[requestID] = request
         }
         var attributes = call.attributes
+        if endedAtReplyPublish { attributes.append(Attribute("trace_bridge.call_end", .string("reply_published"))) }
         var events: [Span.Event] = []
         let status: Span.Status
         if timedOut {
@@ -717,6 +757,10 @@ extension SpanSynthesizer {
 
         mutating func close(handlerSpan: SpanID) {
             for index in handlers.indices where handlers[index].spanID == handlerSpan { handlers[index].open = false }
+        }
+
+        mutating func close(callMsgID: String) {
+            for index in handlers.indices where handlers[index].callMsgID == callMsgID { handlers[index].open = false }
         }
 
         mutating func unblock(msgID: String) {

@@ -18,11 +18,11 @@ public struct SynthesisOptions: Sendable, Equatable {
     public var correlationMaximumAge: Int64
     /// Queues of our own (a tap's shadow queues): their deliveries in the firehose are ignored.
     public var ignoredQueues: Set<String>
-    /// False when the source cannot see replies (tap mode): no CLIENT/SERVER spans and no invented timeouts.
-    public var observesReplies: Bool
-    /// False when the source cannot see deliveries (tap mode, publish-only firehose): with no handlers known, only a
-    /// request's first publish is attributed to the API; later ones are `unknown`, never a guess.
-    public var observesDeliveries: Bool
+    /// What the source can see (its mode's bindings). Without replies: no CLIENT/SERVER spans and no invented
+    /// timeouts. Deliveries it cannot see are inferred from a publish's `routed_queues` when it sees those, as
+    /// CONSUMER spans without queue wait; with neither (tap), only a request's first publish is attributed to the
+    /// API and later ones are `unknown`, never a guess.
+    public var visibility: SourceVisibility
 
     public init(
         serviceMap: ServiceMap = .openStackDefaults,
@@ -31,8 +31,7 @@ public struct SynthesisOptions: Sendable, Equatable {
         correlationCapacity: Int = 100_000,
         correlationMaximumAge: Int64 = 15 * 60 * 1_000_000_000,
         ignoredQueues: Set<String> = [],
-        observesReplies: Bool = true,
-        observesDeliveries: Bool = true
+        visibility: SourceVisibility = .fullFirehose
     ) {
         self.serviceMap = serviceMap
         self.senderTraced = senderTraced
@@ -40,8 +39,7 @@ public struct SynthesisOptions: Sendable, Equatable {
         self.correlationCapacity = correlationCapacity
         self.correlationMaximumAge = correlationMaximumAge
         self.ignoredQueues = ignoredQueues
-        self.observesReplies = observesReplies
-        self.observesDeliveries = observesDeliveries
+        self.visibility = visibility
     }
 }
 

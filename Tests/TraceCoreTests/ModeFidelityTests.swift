@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+
+@testable import TraceCore
+import TestSupport
+
+/// What each source mode keeps of the truth: every shipped capture is reduced to what the mode would have received
+/// (the same reduction as `replay --mode`) and scored against the ground truth. A mode may lose spans; it may never
+/// produce a wrong one: no wrong sender, trace, status or receiver, and no span of a kind it cannot see.
+@Suite("Fidelity per source mode")
+struct ModeFidelityTests {
+    /// Counts of what a mode kept, over all operations of one capture.
+    struct Score: CustomStringConvertible {
+        var publishes = 0, producers = 0, sendersRight = 0, sendersUnknown = 0
+        var deliveries = 0, consumersRight = 0, queueWaitKnown = 0
+        var calls = 0, clientsRight = 0, servers = 0
+        var causes = 0, causesRight = 0
+        /// Publishes whose inherited trace the mode cannot know (no deliveries, so no cause): they land in their
+        /// request-ID trace, as documented, instead of the inherited one.
+        var requestTraceFallbacks = 0
+        var wrong: [String] = []
+
+        static func + (a: Score, b: Score) -> Score {
+            Score(
+                publishes: a.publishes + b.publishes, producers: a.producers + b.producers,
+                sendersRight: a.sendersRight + b.sendersRight, sendersUnknown: a.sendersUnknown + b.sendersUnknown,
+                deliveries: a.deliveries + b.deliveries, consumersRight: a.consumersRight + b.consumersRight,
+                queueWaitKnown: a.queueWaitKnown + b.queueWaitKnown, calls: a.calls + b.calls,
+                clientsRight: a.clientsRight + b.clientsRight, servers: a.servers + b.servers,
+                causes: a.causes + b.causes, causesRight: a.causesRight + b.causesRight,
+                requestTraceFallbacks: a.requestTraceFallbacks + b.requestTraceFallbacks, wrong: a.wrong + b.wrong)
+        }
+
+        var description: String {
+            "senders \(sendersRight)/\(publishes) (+\(sendersUnknown) unknown); consumers \(consumersRight)/\(deliveries) "
+                + "(queue wait on \(queueWaitKnown)); calls \(clientsRight)/\(calls) with \(servers) SERVER; "
+                + "causes \(causesRight)/\(causes); request-ID trace instead of inherited \(requestTraceFallbacks); "
+                + "wrong \(wrong.count)"
+        }
+    }
+
+    static let modes: [SourceMode] = SourceMode.allCases
+
+    /// A tap of the control exchange and of every fanout exchange the capture used: the most a tap can see.
+    static func visibility(_ mode: SourceMode, truth: Truth) -> SourceVisibility {
+        let fanouts = Set(truth.operations.compactMap { $0["exchange"]?.stringValue }.filter { $0.hasSuffix("_fanout") })
+        return mode.visibility(controlExchanges: ["nova"], tapExchanges: ["nova"] + fanouts.sorted())
+    }
+
+    static func score(fixture: String, mode: SourceMode) throws -> Score {
+        let truth = try Truth(fixture: fixture)
+        var options = GroundTruthTests.options(for: fixture)
+        options.visibility = visibility(mode, truth: truth)
+        let replay = Replay(
+            bytes: try Repository.bytes(Repository.fixture("\(fixture).jsonl")), options: options,
+            reducesToVisibility: true)
+        var score = Score()
+        var matchedConsumers = Set<SpanID>()
+        for op in truth.operations {
+            let uid = op["unique_id"]?.stringValue ?? ""
+            let where_ = "\(fixture)/\(mode.rawValue) op \(uid)"
+            let expectedTrace = GroundTruthTests.expectedTrace(op, truth: truth)
+            let senderTraced = op["traceparent"]?.stringValue.flatMap { TraceParent($0) } != nil
+            score.publishes += senderTraced ? 0 : 1
+            for producer in replay.spans(kind: .producer, messageID: uid) {
+                score.producers += 1
+                if producer.traceID != expectedTrace {
+                    let requestTrace = (op["global_request_id"]?.stringValue ?? op["request_id"]?.stringValue)
+                        .flatMap { TraceID(uuid: $0) }
+                    if producer.traceID == requestTrace, op["caused_by_unique_id"]?.stringValue != nil {
+                        score.requestTraceFallbacks += 1
+                    } else {
+                        score.wrong.append("\(where_): PRODUCER trace")
+                    }
+                }
+                if producer.resource.service == op["from"]?["service"]?.stringValue {
+                    score.sendersRight += 1
+                } else if producer.resource.isUnknown {
+                    score.sendersUnknown += 1
+                } else {
+                    score.wrong.append("\(where_): sender \(producer.resource)")
+                }
+                if let cause = op["caused_by_unique_id"]?.stringValue, op["trace_info"] == .null {
+                    score.causes += 1
+                    if let parent = producer.parentSpanID.flatMap({ replay.span($0) }),
+                        parent[attribute: "messaging.message.id"] == .string(cause)
+                    {
+                        score.causesRight += 1
+                    } else if producer.parentSpanID != nil {
+                        score.wrong.append("\(where_): parent is not a receive span of the cause")
+                    }
+                }
+            }
+            let deliveries = op["deliveries"]?.arrayValue ?? []
+            score.deliveries += deliveries.count
+            var consumers = replay.spans(kind: .consumer, messageID: uid)
+            for delivery in deliveries {
+                let service = delivery["service"]?.stringValue
+                if let index = consumers.firstIndex(where: {
+                    $0.resource.service == service
+                        && ($0.resource.host == nil || $0.resource.host == delivery["host"]?.stringValue)
+                }) {
+                    let consumer = consumers.remove(at: index)
+                    matchedConsumers.insert(consumer.spanID)
+                    score.consumersRight += 1
+                    if consumer.traceID != expectedTrace { score.wrong.append("\(where_): CONSUMER trace") }
+                    if consumer[attribute: "trace_bridge.queue_wait_known"] == nil { score.queueWaitKnown += 1 }
+                }
+            }
+            for extra in consumers { score.wrong.append("\(where_): CONSUMER nobody received (\(extra.resource))") }
+            let clients = replay.spans(kind: .client, messageID: uid)
+            let servers = replay.spans(kind: .server, messageID: uid)
+            if op["kind"]?.stringValue == "call" {
+                score.calls += 1
+                if let client = clients.first {
+                    let failed = op["failed"] == .bool(true)
+                        && (op["failure_visible_on_wire"] == .bool(true) || op["outcome"]?.stringValue == "timeout")
+                    if (client.status.code == .error) != failed {
+                        score.wrong.append("\(where_): CLIENT status \(client.status)")
+                    } else if client.resource.service == op["from"]?["service"]?.stringValue || client.resource.isUnknown {
+                        score.clientsRight += 1
+                    } else {
+                        score.wrong.append("\(where_): CLIENT service \(client.resource)")
+                    }
+                }
+                score.servers += servers.count
+            } else if !clients.isEmpty || !servers.isEmpty {
+                score.wrong.append("\(where_): round trip for a \(op["kind"]?.stringValue ?? "-")")
+            }
+        }
+        return score
+    }
+
+    @Test("no mode produces a wrong span; each keeps what its bindings can see", arguments: modes)
+    func modeKeepsWhatItCanSee(mode: SourceMode) throws {
+        var total = Score()
+        for fixture in GroundTruthTests.fixtures {
+            let score = try Self.score(fixture: fixture, mode: mode)
+            report("mode \(mode.rawValue) \(fixture): \(score)")
+            total = total + score
+        }
+        report("mode \(mode.rawValue) total: \(total)")
+        #expect(total.wrong.isEmpty, "\(total.wrong.prefix(10))")
+        switch mode {
+        case .firehose:
+            // The full firehose keeps everything the ground-truth suite checks.
+            #expect(total.consumersRight == total.deliveries && total.queueWaitKnown == total.deliveries)
+            #expect(total.clientsRight == total.calls && total.servers > 0)
+        case .publishOnly:
+            // Every delivery is inferred from routing, none with queue wait; round trips kept, no SERVER spans.
+            #expect(total.consumersRight == total.deliveries && total.queueWaitKnown == 0)
+            #expect(total.clientsRight == total.calls && total.servers == 0)
+        case .selective:
+            // Fanout publishes and their deliveries are not bound; compute deliveries keep their queue wait.
+            #expect(total.consumersRight < total.deliveries && total.queueWaitKnown > 0)
+            #expect(total.clientsRight == total.calls)
+        case .tap:
+            // Publishes only: no consumer, no round trip, later publishes of a request unknown rather than guessed.
+            #expect(total.consumersRight == 0 && total.clientsRight == 0 && total.servers == 0)
+            #expect(total.sendersUnknown > 0 && total.sendersRight > 0)
+        }
+    }
+
+    @Test("topic patterns match like the broker's topic exchange")
+    func topicMatching() {
+        let cases: [(String, String, Bool)] = [
+            ("publish.#", "publish.nova", true), ("publish.#", "publish.", true), ("publish.#", "deliver.x", false),
+            ("publish.", "publish.", true), ("publish.", "publish.nova", false), ("deliver.compute.*", "deliver.compute.c-1", true),
+            ("deliver.compute.*", "deliver.compute", false), ("deliver.compute.*", "deliver.compute.a.b", false),
+            ("#", "anything.at.all", true), ("#", "", true), ("a.#.b", "a.b", true), ("a.#.b", "a.x.y.b", true),
+            ("a.#.b", "a.x.y.c", false), ("*", "", true), ("*", "a.b", false),
+        ]
+        for (pattern, key, expected) in cases {
+            #expect(SourceVisibility.topicMatches(pattern, key) == expected, "\(pattern) ~ \(key)")
+        }
+    }
+}
