@@ -58,14 +58,22 @@ struct LiveBrokerTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("tb-\(name)-\(UUID().uuidString.prefix(8))")
     }
 
-    @Test("run = replay of a capture of the same traffic = the driver's truth")
+    @Test("run = replay of a capture of the same traffic = the driver's truth; --mode publish-only beside it")
     func runCaptureReplayAndTruth() throws {
         let runOutput = Self.temporaryFile("run.jsonl"), captureFile = Self.temporaryFile("capture.jsonl")
-        let replayOutput = Self.temporaryFile("replay.jsonl")
-        defer { for file in [runOutput, captureFile, replayOutput] { try? FileManager.default.removeItem(at: file) } }
+        let replayOutput = Self.temporaryFile("replay.jsonl"), publishOnlyOutput = Self.temporaryFile("publish-only.jsonl")
+        let publishOnlyReplay = Self.temporaryFile("publish-only-replay.jsonl")
+        defer {
+            for file in [runOutput, captureFile, replayOutput, publishOnlyOutput, publishOnlyReplay] {
+                try? FileManager.default.removeItem(at: file)
+            }
+        }
         let suffix = UUID().uuidString.prefix(8)
         let agent = try Self.startAgent(queue: "tb-it-run-\(suffix)", output: runOutput)
         defer { agent.cleanUp() }
+        let publishOnly = try Self.startAgent(
+            queue: "tb-it-publish-only-\(suffix)", output: publishOnlyOutput, extra: ["--mode", "publish-only"])
+        defer { publishOnly.cleanUp() }
         let capture = try BackgroundProcess(CLI.executable, [
             "capture", "--amqp-url", Self.amqpURL, "--output", captureFile.path, "--queue", "tb-it-capture-\(suffix)",
             "--queue-expires", "300",
@@ -82,7 +90,14 @@ struct LiveBrokerTests {
             let spans = try Self.spans(in: runOutput)
             return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
         }
-        for process in [agent, capture] { process.signal(SIGTERM) }
+        try waitUntil("the publish-only agent to write the spans of every operation and every call", timeout: 30) {
+            let spans = try Self.spans(in: publishOnlyOutput)
+            return truth.operations.allSatisfy { op in
+                spans.contains { $0.messageID == op.uniqueID && (op.kind != "call" || $0.kind == 3) }
+            }
+        }
+        for process in [agent, capture, publishOnly] { process.signal(SIGTERM) }
+        #expect(try publishOnly.wait(timeout: 30) == 0, "\(publishOnly.stderr)")
         #expect(try agent.wait(timeout: 30) == 0, "\(agent.stderr)")
         #expect(try capture.wait(timeout: 30) == 0, "\(capture.stderr)")
         #expect(agent.stderr.contains("trace-bridge: stopped"))
@@ -97,6 +112,31 @@ struct LiveBrokerTests {
         let report = truth.check(live)
         for problem in report.problems { Issue.record("\(problem)") }
         print("live fidelity: \(report.summary)")
+
+        // publish-only: the broker sent it only publishes. Its CONSUMER spans, inferred from routed_queues, are the
+        // very spans the full firehose observed (same IDs, trace, parent, service); it has no SERVER spans, a CLIENT
+        // per call, and the same PRODUCERs. Replaying the full capture with --mode publish-only agrees with it.
+        let reduced = try Self.spans(in: publishOnlyOutput)
+        func byKind(_ spans: [DecodedSpan], _ kind: Int) -> [String: DecodedSpan] {
+            Dictionary(spans.filter { $0.kind == kind }.map { ($0.spanID, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        let observed = byKind(live, 5), inferred = byKind(reduced, 5)
+        #expect(!inferred.isEmpty && inferred.values.allSatisfy { !$0.deliveryObserved })
+        #expect(Set(inferred.keys) == Set(observed.keys), "publish-only infers exactly the deliveries the firehose saw")
+        for (id, span) in inferred {
+            guard let seen = observed[id] else { continue }
+            #expect(span.traceID == seen.traceID && span.parentSpanID == seen.parentSpanID && span.service == seen.service,
+                    "consumer \(span.name): \(span.service) vs \(seen.service)")
+        }
+        #expect(byKind(reduced, 2).isEmpty, "no SERVER span without the delivery time")
+        #expect(Set(byKind(reduced, 3).keys) == Set(byKind(live, 3).keys), "a CLIENT span per call")
+        #expect(Set(byKind(reduced, 4).values.map(\.identity)) == Set(byKind(live, 4).values.map(\.identity)))
+        let modeReplay = try CLI.run(["replay", captureFile.path, "--mode", "publish-only", "--format", "otlp-json",
+                                      "--output", publishOnlyReplay.path] + Self.notificationConsumer)
+        #expect(modeReplay.status == 0, "\(modeReplay.stderr)")
+        #expect(Set(try Self.spans(in: publishOnlyReplay).map(\.identity)) == Set(reduced.map(\.identity)),
+                "replay --mode publish-only of the full capture = the live publish-only agent")
+        print("live publish-only: \(inferred.count) CONSUMER spans inferred = the \(observed.count) the firehose observed")
     }
 
     @Test("a broker restart: the agent reconnects within 5 s of the broker being back and traces what follows")

@@ -13,6 +13,8 @@ public struct DecodedSpan: Hashable, Sendable {
     public var messageID: String?
     public var conversationID: String?
     public var queue: String?
+    /// False for a CONSUMER span inferred from a publish's routing (publish-only and selective modes).
+    public var deliveryObserved = true
 
     /// What must agree between two agents or a run and a replay: everything but times.
     public var identity: String {
@@ -38,7 +40,8 @@ public func decodeOTLPJSONLines(_ text: String) throws -> [DecodedSpan] {
                         name: span["name"] as? String ?? "", service: resource["service.name"] ?? "",
                         host: resource["host.name"], statusCode: (span["status"] as? [String: Any])?["code"] as? Int ?? 0,
                         messageID: values["messaging.message.id"], conversationID: values["messaging.message.conversation_id"],
-                        queue: values["messaging.destination.subscription.name"]))
+                        queue: values["messaging.destination.subscription.name"],
+                        deliveryObserved: values["trace_bridge.delivery_observed"] != "false"))
                 }
             }
         }
@@ -51,6 +54,7 @@ private func attributes(_ value: Any?) -> [String: String] {
     for attribute in value as? [[String: Any]] ?? [] {
         guard let key = attribute["key"] as? String, let value = attribute["value"] as? [String: Any] else { continue }
         if let text = value["stringValue"] as? String { out[key] = text }
+        if let flag = value["boolValue"] as? Bool { out[key] = flag ? "true" : "false" }
     }
     return out
 }

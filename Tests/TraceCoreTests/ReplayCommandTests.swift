@@ -75,6 +75,25 @@ struct ReplayCommandTests {
         #expect(badMap.status != 0 && badMap.stderr.contains("--service-map \"conductor\" is not KEY=VALUE"))
         let badFormat = try CLI.run(["replay", Repository.fixture("g_timeout.jsonl").path, "--format", "xml"])
         #expect(badFormat.status != 0 && badFormat.stderr.contains("tree"))
+        let fixture = Repository.fixture("g_timeout.jsonl").path
+        let badMode = try CLI.run(["replay", fixture, "--mode", "everything"])
+        #expect(badMode.status != 0 && badMode.stderr.contains("publish-only"), "\(badMode.stderr)")
+        let tapAndMode = try CLI.run(["replay", fixture, "--tap-exchange", "nova", "--mode", "firehose"])
+        #expect(tapAndMode.status != 0 && tapAndMode.stderr.contains("--tap-exchange is tap mode"))
+        let tapAndBind = try CLI.run(["replay", fixture, "--mode", "tap", "--bind", "amq.rabbitmq.trace:publish.#"])
+        #expect(tapAndBind.status != 0 && tapAndBind.stderr.contains("cannot be combined"))
+        let hypervisorMode = try CLI.run(["run", "--role", "hypervisor", "--host", "c1", "--mode", "publish-only"])
+        #expect(hypervisorMode.status != 0 && hypervisorMode.stderr.contains("hypervisor role binds deliver.compute.HOST only"))
+    }
+
+    @Test("replay --mode leaves out what the mode would not receive and says so")
+    func replayAsMode() throws {
+        let result = try CLI.run(["replay", Repository.fixture("a_boot.jsonl").path, "--mode", "publish-only", "--format", "otlp-json"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("left out 22 messages the source mode would not have received"), "\(result.stderr)")
+        let spans = try decodeOTLPJSONLines(result.stdout)
+        #expect(spans.contains { $0.kind == 5 } && spans.filter { $0.kind == 5 }.allSatisfy { !$0.deliveryObserved })
+        #expect(!spans.contains { $0.kind == 2 }, "no SERVER span without deliveries")
     }
 
     @Test("--help teaches: every option with an example")
