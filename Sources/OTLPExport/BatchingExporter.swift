@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 import TraceCore
 
@@ -206,6 +207,18 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         if more { flush() }
     }
 
+    /// `trace_bridge_export_duration_seconds{outcome}`: every attempt's latency, through swift-metrics (a no-op
+    /// unless the process bootstrapped a metrics backend).
+    private static func recordLatency(_ nanoseconds: Int64, _ result: ExportResult) {
+        let outcome = switch result {
+        case .accepted: "accepted"
+        case .retryable: "retryable"
+        case .permanent: "permanent"
+        }
+        Metrics.Timer(label: "trace_bridge_export_duration_seconds", dimensions: [("outcome", outcome)])
+            .recordNanoseconds(nanoseconds)
+    }
+
     /// One batch, retried per the OTLP specification until accepted, permanently refused, or out of time.
     private func export(_ spans: [Span]) async -> Batch.Status {
         let batch = ExportBatch(spans: spans, resourceAttributes: resourceAttributes)
@@ -214,7 +227,9 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         while true {
             let started = clock()
             let result = await transport.export(batch)
-            let seconds = Double(clock() - started) / 1e9
+            let elapsed = clock() - started
+            let seconds = Double(elapsed) / 1e9
+            Self.recordLatency(elapsed, result)
             switch result {
             case .accepted(let rejected, let message):
                 let wasFailing = state.withLock { state in

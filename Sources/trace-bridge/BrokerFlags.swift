@@ -67,7 +67,7 @@ struct BrokerFlags: ParsableArguments {
         var text = amqpURL
         if text == nil, let file = amqpURLFile {
             guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("cannot read --amqp-url-file \(file)")
+                throw ValidationError("cannot read --amqp-url-file \(file) (amqp.url_file, TRACE_BRIDGE_AMQP_URL_FILE): check the path and its permissions")
             }
             text = contents.trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -18,8 +18,14 @@ struct CaptureCommand: AsyncParsableCommand {
             """
     )
 
+    @OptionGroup(title: "Configuration")
+    var configFile: ConfigFileFlag
+
     @OptionGroup(title: "Broker")
     var broker: BrokerFlags
+
+    @OptionGroup(title: "Logging")
+    var logging: LogFlags
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Append the capture to this file ('-': standard output).", valueName: "path"))
     var output: String
@@ -31,6 +37,7 @@ struct CaptureCommand: AsyncParsableCommand {
     var duration: Double?
 
     func run() async throws {
+        logging.bootstrap()
         let topology = try broker.topology()
         let settings = try broker.connectionSettings(purpose: "capture")
         let handle = try openOutput(output, append: true)
@@ -65,7 +72,7 @@ struct CaptureCommand: AsyncParsableCommand {
             case .connected:
                 log("connected", ["url": "\(settings.url)"])
             case .disconnected(let error, _):
-                log("broker unavailable, retrying", ["error": error.description])
+                log("broker unavailable, retrying", ["error": error.description], level: .warning)
             case .blocked, .unblocked:
                 break
             case .stopped:

@@ -24,10 +24,15 @@ extension LiveSpanSink: RunSink {
 final class ExportSink: RunSink {
     let exporter: BatchingExporter<DeliveryTag>
 
-    init(configuration: OTLPExporterConfiguration, policy: BatchingPolicy, resourceAttributes: [Attribute]) throws {
+    /// `observe` hears every notice too (the readiness check follows failing/recovered).
+    init(configuration: OTLPExporterConfiguration, policy: BatchingPolicy, resourceAttributes: [Attribute],
+         observe: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) throws {
         exporter = BatchingExporter(
             transport: try makeTransport(configuration), policy: policy, resourceAttributes: resourceAttributes,
-            clock: { BrokerSource.now() }, notice: ExportSink.report)
+            clock: { BrokerSource.now() }, notice: { notice in
+                ExportSink.report(notice)
+                observe(notice)
+            })
         log("exporting", ["otlp": configuration.summary])
     }
 
@@ -50,13 +55,13 @@ final class ExportSink: RunSink {
         switch notice {
         case .failing(let reason, let retryIn):
             log("collector export failing, retrying (deliveries stay unacknowledged meanwhile)",
-                             ["reason": reason, "retry_in": "\(retryIn)"])
+                ["reason": reason, "retry_in": "\(retryIn)"], level: .warning)
         case .recovered(let retries):
             log("collector export recovered", ["retries": "\(retries)"])
         case .partialSuccess(let rejected, let message):
             log("collector rejected part of a batch (not retried)", ["rejected_spans": "\(rejected)", "message": message])
         case .dropped(let spans, let reason):
-            log("dropped spans the collector will not accept", ["spans": "\(spans)", "reason": reason])
+            log("dropped spans the collector will not accept", ["spans": "\(spans)", "reason": reason], level: .error)
         case .abandoned(let spans, let reason):
             log("the collector did not accept these spans before the deadline (run: their messages stay unacknowledged in the broker)",
                 ["spans": "\(spans)", "reason": reason])

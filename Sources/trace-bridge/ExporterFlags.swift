@@ -17,6 +17,11 @@ struct ExporterFlags: ParsableArguments {
         valueName: "name=value"))
     var headers: [String] = []
 
+    @Option(name: .customLong("otlp-headers-file"), help: ArgumentHelp(
+        "Read headers from this file, NAME=VALUE,NAME2=VALUE2 like OTEL_EXPORTER_OTLP_HEADERS (a mounted secret: tokens stay off the command line).",
+        valueName: "path"))
+    var headersFile: String?
+
     @Option(name: .customLong("otlp-compression"), help: ArgumentHelp("gzip or none (OTEL_EXPORTER_OTLP_COMPRESSION).", valueName: "algorithm"))
     var compression: String?
 
@@ -66,6 +71,18 @@ struct ExporterFlags: ParsableArguments {
         }
         overrides.endpoint = endpoint
         overrides.headers = headers
+        if let headersFile {
+            guard let text = try? String(contentsOfFile: headersFile, encoding: .utf8) else {
+                throw ValidationError("cannot read --otlp-headers-file \(headersFile): check the path and its permissions")
+            }
+            do {
+                overrides.headers += try OTLPExporterConfiguration.keyValueList(
+                    text.trimmingCharacters(in: .whitespacesAndNewlines), what: "--otlp-headers-file \(headersFile)"
+                ).map { "\($0.name)=\($0.value)" }
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         overrides.timeoutMilliseconds = timeout
         overrides.certificateFile = certificate
         overrides.clientCertificateFile = clientCertificate

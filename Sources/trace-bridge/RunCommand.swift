@@ -1,7 +1,12 @@
+import AgentHTTP
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
+import Metrics
+import Prometheus
 import RabbitMQ
+import ServiceLifecycle
 import TraceCore
 
 struct RunCommand: AsyncParsableCommand {
@@ -23,10 +28,17 @@ struct RunCommand: AsyncParsableCommand {
               trace-bridge run --mode publish-only
               trace-bridge run --tap-exchange nova --tap-exchange scheduler_fanout
 
-            Exit codes: 0 after SIGINT/SIGTERM (consumption stopped, spans flushed, messages acknowledged), \
-            64 for bad flags.
+            Settings come from flags, then TRACE_BRIDGE_* and OTEL_* variables, then the --config file (YAML), then \
+            defaults: `trace-bridge config keys` lists them all, `trace-bridge config check` shows the result.
+
+            Exit codes: 0 after SIGTERM/SIGINT (consumption stopped, spans exported within --shutdown-grace, \
+            messages acknowledged; what was not exported stays unacknowledged in the broker); 130 on a second \
+            signal (immediate); 64 for bad flags; 78 for a bad configuration file or variable.
             """
     )
+
+    @OptionGroup(title: "Configuration")
+    var configFile: ConfigFileFlag
 
     @OptionGroup(title: "Broker")
     var broker: BrokerFlags
@@ -43,6 +55,12 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "OTLP export (--format otlp)")
     var export: ExporterFlags
 
+    @OptionGroup(title: "Operations")
+    var operations: OperationsFlags
+
+    @OptionGroup(title: "Logging")
+    var logging: LogFlags
+
     @Option(name: .customLong("tree-idle"), help: "Tree: print a trace once it has had no new span for this many seconds.")
     var treeIdleSeconds: Double = 2
 
@@ -55,69 +73,157 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup(title: "Synthesis")
     var synthesis: SynthesisFlags
 
+    /// Everything `run` validates before it connects anywhere (`config check` calls it too).
+    func checkConfiguration() throws {
+        _ = try broker.topology()
+        _ = try broker.connectionSettings(purpose: "check")
+        _ = try synthesis.options()
+        _ = try synthesis.extraResourceAttributes()
+        _ = try operations.listenAddress()
+        if format == .otlp { _ = try export.configuration() }
+        if format == .otlpProto { throw ValidationError("run writes otlp (export), tree or otlp-json; otlp-proto files are for replay") }
+    }
+
     func run() async throws {
+        logging.bootstrap()
+        try checkConfiguration()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let status = AgentStatus(tracesKept: operations.tracesKept,
+                                 exportFailureThresholdSeconds: operations.unreadyAfterSeconds)
         let topology = try broker.topology()
-        let settings = try broker.connectionSettings(purpose: "run")
         var options = try synthesis.options()
         options.ignoredQueues.insert(topology.queue.name)
         // Synthesis infers nothing from what the bindings hide (a tap sees no replies and no deliveries).
         options.visibility = topology.visibility
-        var pipeline = EventPipeline(options: options)
         let resourceAttributes = try synthesis.extraResourceAttributes()
-        let sink: any RunSink
-        switch format {
-        case .otlp:
-            sink = try ExportSink(configuration: try export.configuration(), policy: export.policy(prefetch: topology.prefetch),
-                                  resourceAttributes: resourceAttributes)
-        case .tree, .otlpJSON:
-            sink = try LiveSpanSink(format: format, path: output, colour: color, extraResourceAttributes: resourceAttributes,
-                                    idleFlush: .milliseconds(Int64(treeIdleSeconds * 1000)))
-        case .otlpProto:
-            throw ValidationError("run writes otlp (export), tree or otlp-json; otlp-proto files are for replay")
+        let exportConfiguration = format == .otlp ? try export.configuration() : nil
+        let (format, output, color, policy) = (format, output, color, export.policy(prefetch: topology.prefetch))
+        let idleFlush = Duration.milliseconds(Int64(treeIdleSeconds * 1000))
+        // Made inside the service: a sink belongs to the one task that consumes.
+        let makeSink: @Sendable () throws -> any RunSink = {
+            if let exportConfiguration {
+                return try ExportSink(configuration: exportConfiguration, policy: policy, resourceAttributes: resourceAttributes) { notice in
+                    switch notice {
+                    case .failing(let reason, _): status.exportFailing(reason, now: BrokerSource.now())
+                    case .recovered: status.exportFailing(nil, now: BrokerSource.now())
+                    default: break
+                    }
+                }
+            }
+            return try LiveSpanSink(format: format, path: output, colour: color, extraResourceAttributes: resourceAttributes,
+                                    idleFlush: idleFlush)
         }
-        let source = BrokerSource(settings: settings, topology: topology)
-        let signals = SignalHandler { stopping in
-            if stopping { source.stopConsuming() } else { Foundation.exit(130) }
+        let agent = AgentService(
+            settings: try broker.connectionSettings(purpose: "run"), topology: topology, options: options, makeSink: makeSink,
+            status: status, shutdownGrace: .milliseconds(Int64(shutdownGraceSeconds * 1000)),
+            firehoseHintSeconds: firehoseHintSeconds)
+        var services = [ServiceGroupConfiguration.ServiceConfiguration(
+            service: agent, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "agent")]
+        if let (host, port) = try operations.listenAddress() {
+            services.append(.init(
+                service: HTTPListener(host: host, port: port, status: status, registry: registry, logger: agentLogger,
+                                      clock: { BrokerSource.now() }),
+                successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "http"))
         }
+        // A second SIGINT/SIGTERM exits at once (130); the first is the service group's graceful shutdown.
+        let signals = SignalHandler { first in if !first { Foundation.exit(130) } }
         defer { withExtendedLifetime(signals) {} }
+        var configuration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "lifecycle", factory: { _ in SwiftLogNoOpLogHandler() }))
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGraceSeconds * 1000) + 10_000)
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// The consuming loop as a service: broker events in, spans out, acknowledgements back, status and metrics kept.
+/// On graceful shutdown it stops consuming, exports what it holds within the grace period, acknowledges, and returns.
+struct AgentService: Service {
+    let settings: ConnectionSettings
+    let topology: SourceTopology
+    let options: SynthesisOptions
+    let makeSink: @Sendable () throws -> any RunSink
+    let status: AgentStatus
+    let shutdownGrace: Duration
+    let firehoseHintSeconds: Int64
+
+    func run() async throws {
+        let sink = try makeSink()
+        let source = BrokerSource(settings: settings, topology: topology)
+        try await withGracefulShutdownHandler {
+            await consume(source, into: sink)
+        } onGracefulShutdown: {
+            source.stopConsuming()
+        }
+    }
+
+    private func consume(_ source: BrokerSource, into sink: any RunSink) async {
+        var pipeline = EventPipeline(options: options)
+        var metrics = AgentMetrics(source: topology.mode.rawValue)
         source.start()
         log("starting", ["url": "\(settings.url)", "queue": topology.queue.name,
                          "bindings": topology.bindings.map(\.description).joined(separator: " ")])
-
         var connectedAt: Int64 = 0
         var received = 0
         var hinted = false
+        var reconnects = 0
+        var lastReceived: DeliveryTag?
+        var lastAcked: DeliveryTag?
+        func acknowledge() {
+            if let ack = sink.takeAckable() {
+                source.acknowledge(upTo: ack)
+                lastAcked = ack
+            }
+        }
+        func syncMetrics() {
+            let inUse = lastReceived.map { received in
+                Int(received.tag) - Int(lastAcked.flatMap { $0.generation == received.generation ? $0.tag : nil } ?? 0)
+            } ?? 0
+            metrics.sync(pipeline: pipeline, export: (sink as? ExportSink)?.exporter.counters, prefetchInUse: inUse,
+                         reconnects: reconnects, connected: connectedAt > 0)
+        }
         for await event in source.events {
             switch event {
             case .connected(let generation, _):
                 connectedAt = BrokerSource.now()
+                if generation > 1 { reconnects += 1 }
+                status.brokerConnected(true)
                 log("connected", ["url": "\(settings.url)", "connection": "\(generation)"])
             case .delivery(let record, let tag):
                 received += 1
-                sink.accept(pipeline.process(record: record), from: tag, now: record.capturedAt)
+                lastReceived = tag
+                let spans = pipeline.process(record: record)
+                status.record(spans, now: record.capturedAt)
+                sink.accept(spans, from: tag, now: record.capturedAt)
             case .tick(let now):
-                sink.accept(pipeline.advance(to: now), from: nil, now: now)
+                let spans = pipeline.advance(to: now)
+                status.record(spans, now: now)
+                sink.accept(spans, from: nil, now: now)
                 sink.tick(now: now)
+                syncMetrics()
                 if received == 0, !hinted, connectedAt > 0, topology.bindings.contains(where: { $0.exchange == QueueBinding.firehoseExchange }),
                     now - connectedAt > firehoseHintSeconds * 1_000_000_000
                 {
                     hinted = true
-                    log("no trace message yet: is the firehose on? Run `rabbitmqctl trace_on -p \(settings.url.vhost)` on every RabbitMQ node (it is off after a node restart)", [:])
+                    log("no trace message yet: is the firehose on? Run `rabbitmqctl trace_on -p \(settings.url.vhost)` on every RabbitMQ node (it is off after a node restart)", [:], level: .warning)
                 }
             case .disconnected(let error, let retryIn):
                 connectedAt = 0
-                log("broker unavailable, retrying", ["error": error.description, "retry_in_ms": "\(retryIn.components.seconds * 1000 + retryIn.components.attoseconds / 1_000_000_000_000_000)"])
+                status.brokerConnected(false)
+                log("broker unavailable, retrying", ["error": error.description, "retry_in_ms": "\(retryIn.components.seconds * 1000 + retryIn.components.attoseconds / 1_000_000_000_000_000)"], level: .warning)
             case .blocked(let reason):
-                log("broker blocked publishers (consumption continues)", ["reason": reason])
+                log("broker blocked publishers (consumption continues)", ["reason": reason], level: .warning)
             case .unblocked:
                 log("broker unblocked publishers", [:])
             case .stopped:
-                await sink.finish(grace: .milliseconds(Int64(shutdownGraceSeconds * 1000)))
-                if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
+                status.brokerConnected(false)
+                await sink.finish(grace: shutdownGrace)
+                acknowledge()
                 source.close()
             }
-            if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
+            acknowledge()
         }
+        syncMetrics()
         let stats = pipeline.stats
         log("stopped", sink.summary.merging(["messages": "\(stats.messages)", "skipped": "\(stats.skippedTotal)",
                                              "timeouts": "\(pipeline.synthesizer.counters.timeouts)"]) { $1 })
@@ -150,12 +256,4 @@ final class SignalHandler {
             return value
         }
     }
-}
-
-/// One log line on standard error: a constant message with data as key=value (logfmt-like).
-func log(_ message: String, _ metadata: [String: String]) {
-    let fields = metadata.sorted { $0.key < $1.key }.map { key, value in
-        "\(key)=\(value.contains(" ") || value.contains("\"") ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value)"
-    }
-    printError((["trace-bridge: \(message)"] + fields).joined(separator: " "))
 }

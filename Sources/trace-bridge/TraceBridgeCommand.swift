@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RabbitMQ
 import TraceCore
 
@@ -22,6 +23,18 @@ struct TraceBridgeCommand: AsyncParsableCommand {
             docs/synthesis.md (how spans are derived).
             """,
         version: "\(TraceBridgeScope.version) (librabbitmq \(RabbitMQLibraryVersion.current))",
-        subcommands: [ReplayCommand.self, RunCommand.self, CaptureCommand.self]
+        subcommands: [ReplayCommand.self, RunCommand.self, CaptureCommand.self, ConfigCommand.self]
     )
+
+    /// Applies the configuration file and environment (`ConfigResolver`) before the flags are parsed.
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try ConfigResolver.apply(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printError("trace-bridge: \(error)")
+            Foundation.exit(78)  // EX_CONFIG
+        }
+        await main(arguments)
+    }
 }

@@ -33,8 +33,9 @@ public enum CLI {
         return Repository.root.appendingPathComponent(".venv/bin/python")
     }
 
-    public static func run(_ arguments: [String], stdin: Data? = nil) throws -> Result {
-        try execute(executable, arguments, stdin: stdin)
+    /// Runs the binary; `environment` is added to this process's environment.
+    public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+        try execute(executable, arguments, stdin: stdin, environment: environment)
     }
 
     public static func python(_ arguments: [String]) throws -> Result {
@@ -45,13 +46,16 @@ public enum CLI {
         return try execute(python, arguments, stdin: nil)
     }
 
-    public static func execute(_ executable: URL, _ arguments: [String], stdin: Data?) throws -> Result {
+    public static func execute(_ executable: URL, _ arguments: [String], stdin: Data?, environment: [String: String] = [:]) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw TestSetupError("\(executable.path) is not built: run `make test`")
         }
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         // stderr goes to a file, stdout to a pipe drained before waiting, so no output size can block the child.
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-stderr-\(UUID())")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)

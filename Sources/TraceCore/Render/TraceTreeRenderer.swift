@@ -9,56 +9,27 @@ public struct TraceTreeRenderer {
 
     /// All traces in the spans, earliest first.
     public func render(_ spans: [Span]) -> String {
-        var byTrace: [TraceID: [Span]] = [:]
-        for span in spans { byTrace[span.traceID, default: []].append(span) }
-        let traces = byTrace.values.sorted { lhs, rhs in
-            let left = lhs.map(\.startTime).min()!, right = rhs.map(\.startTime).min()!
-            return left != right ? left < right : lhs[0].traceID < rhs[0].traceID
-        }
         var out = ""
-        for trace in traces { out += render(trace: trace) + "\n" }
+        for trace in TraceLayout.traces(spans) { out += render(trace) + "\n" }
         return out
     }
 
-    private func render(trace spans: [Span]) -> String {
-        let start = spans.map(\.startTime).min()!
-        let end = spans.map(\.endTime).max()!
-        let ids = Set(spans.map(\.spanID))
-        var children: [SpanID: [Span]] = [:]
-        var roots: [Span] = []
-        for span in spans {
-            if let parent = span.parentSpanID, ids.contains(parent), parent != span.spanID {
-                children[parent, default: []].append(span)
-            } else {
-                roots.append(span)
-            }
-        }
-        let order: (Span, Span) -> Bool = { ($0.startTime, $0.kind.rawValue, $0.name) < ($1.startTime, $1.kind.rawValue, $1.name) }
-        let services = Set(spans.map(\.resource.service)).count
-        let errors = spans.filter { $0.status.code == .error }.count
-        var header = "trace \(spans[0].traceID.hex)  \(spans.count) spans, \(services) services, \(Self.duration(end - start))"
-        if let request = spans.lazy.compactMap({ $0[attribute: "openstack.request_id"] }).first,
-            case .string(let id) = request
-        {
-            header += ", request \(id)"
-        }
-        if errors > 0 { header += ", \(errors) error\(errors == 1 ? "" : "s")" }
+    private func render(_ trace: TraceLayout) -> String {
+        var header = "trace \(trace.traceID.hex)  \(trace.rows.count) spans, \(trace.services) services, \(Self.duration(trace.end - trace.start))"
+        if let request = trace.requestID { header += ", request \(request)" }
+        if trace.errors > 0 { header += ", \(trace.errors) error\(trace.errors == 1 ? "" : "s")" }
         var out = paint(header, "1") + "\n"
-        var visited = Set<SpanID>()
-        func walk(_ span: Span, depth: Int) {
-            guard visited.insert(span.spanID).inserted else { return }
-            let offset = "+" + Self.duration(span.startTime - start)
-            let line = [
+        for row in trace.rows {
+            let span = row.span
+            let offset = "+" + Self.duration(span.startTime - trace.start)
+            out += [
                 Self.pad(offset, 11, left: true), Self.pad(Self.duration(span.endTime - span.startTime), 10, left: true),
-                "  " + String(repeating: "  ", count: depth) + paint(Self.pad(span.kind.name, 8, left: false), "2"),
+                "  " + String(repeating: "  ", count: row.depth) + paint(Self.pad(span.kind.name, 8, left: false), "2"),
                 " " + span.name,
                 "  " + paint(span.resource.description, "36"),
                 span.status.code == .error ? "  " + paint("ERROR " + span.status.message.prefix(120), "31") : "",
-            ].joined()
-            out += line + "\n"
-            for child in (children[span.spanID] ?? []).sorted(by: order) { walk(child, depth: depth + 1) }
+            ].joined() + "\n"
         }
-        for root in roots.sorted(by: order) { walk(root, depth: 0) }
         return out
     }
 
@@ -71,13 +42,7 @@ public struct TraceTreeRenderer {
         return left ? padding + text : text + padding
     }
 
-    /// Nanoseconds as a short human duration: `850µs`, `12.3ms`, `1.24s`.
-    static func duration(_ nanos: Int64) -> String {
-        let value = Double(nanos)
-        if nanos < 1_000_000 { return "\(Int((value / 1_000).rounded()))µs" }
-        if nanos < 1_000_000_000 { return String(format1: value / 1_000_000) + "ms" }
-        return String(format2: value / 1_000_000_000) + "s"
-    }
+    static func duration(_ nanos: Int64) -> String { TraceLayout.duration(nanos) }
 }
 
 extension String {

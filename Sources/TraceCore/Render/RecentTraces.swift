@@ -1,0 +1,41 @@
+/// The most recent traces, for the agent's `/traces` page: bounded in traces and in spans per trace.
+///
+/// A trace is "recent" by the last time a span joined it; the least recently updated trace leaves first. Spans
+/// beyond `maximumSpansPerTrace` are counted, not kept, so one runaway request cannot fill the agent's memory.
+public struct RecentTraces: Sendable {
+    public let capacity: Int
+    public let maximumSpansPerTrace: Int
+    private var traces: [TraceID: Entry] = [:]
+
+    struct Entry: Sendable {
+        var spans: [Span]
+        var updated: Int64
+        var omitted: Int
+    }
+
+    public init(capacity: Int = 50, maximumSpansPerTrace: Int = 500) {
+        self.capacity = max(0, capacity)
+        self.maximumSpansPerTrace = maximumSpansPerTrace
+    }
+
+    public mutating func add(_ spans: [Span], now: Int64) {
+        guard capacity > 0 else { return }
+        for span in spans {
+            var entry = traces[span.traceID] ?? Entry(spans: [], updated: now, omitted: 0)
+            if entry.spans.count < maximumSpansPerTrace { entry.spans.append(span) } else { entry.omitted += 1 }
+            entry.updated = now
+            traces[span.traceID] = entry
+        }
+        if traces.count > capacity {
+            let oldest = traces.sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }.prefix(traces.count - capacity)
+            for (id, _) in oldest { traces.removeValue(forKey: id) }
+        }
+    }
+
+    /// The traces, most recently updated first, with the number of spans left out of each.
+    public var snapshot: [(layout: TraceLayout, omitted: Int)] {
+        traces.values.sorted { $0.updated > $1.updated }.map { (TraceLayout(trace: $0.spans), $0.omitted) }
+    }
+
+    public var count: Int { traces.count }
+}
