@@ -21,7 +21,7 @@ public struct TraceWebRenderer {
             h2 .facts{font-family:system-ui,sans-serif;font-weight:normal;color:#556}
             table{border-collapse:collapse;width:100%} td,th{padding:2px 6px;text-align:left;white-space:nowrap}
             th{color:#667;font-weight:600;border-bottom:1px solid #e4e7ec} tr:hover td{background:#f3f6fb}
-            td.num{text-align:right;font-variant-numeric:tabular-nums} td.name{font-family:ui-monospace,monospace}
+            td.num{text-align:right;font-variant-numeric:tabular-nums} td.name{font-family:ui-monospace,monospace;white-space:normal;max-width:48em}
             td.bar{width:35%} .track{position:relative;height:10px;background:#f0f2f5;border-radius:2px}
             .fill{position:absolute;top:0;height:10px;min-width:2px;border-radius:2px}
             .PRODUCER{background:#5b8def} .CONSUMER{background:#f0a93b} .CLIENT{background:#8a63d2}
