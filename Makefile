@@ -1,7 +1,7 @@
 # The two commands of a fresh Debian machine with Swift:
 #   make demo   builds trace-bridge and replays a shipped capture into a readable trace (no broker, no collector)
 #   make test   installs what the tests need and runs every test
-# .ci/run runs `make test`.
+# .ci/run runs `make test`, then `make fuzz` (each fuzzer for 60 s).
 #
 # make test also installs rabbitmq-server (Debian) and runs a private node on 127.0.0.1:5682 (tools/broker.sh) for
 # the live tests, with a second venv holding real oslo.messaging for the scenario driver; it stops the node after.
@@ -13,7 +13,7 @@ SCENARIO_VENV ?= .venv-scenario
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build deps clean
+.PHONY: demo test fuzz build deps clean
 
 ## System packages the build links, found with pkg-config: rabbitmq-c (CRabbitMQ) and zlib (CZlib, gzip bodies).
 deps:
@@ -52,6 +52,11 @@ test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	$(SWIFT) test --skip-build || status=$$?; \
 	tools/broker.sh stop; \
 	exit $$status
+
+## libFuzzer on the four decoders, FUZZ_SECONDS each (CI: 60); crashes land in Fuzz/regressions (tools/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tools/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	-tools/broker.sh stop

@@ -67,8 +67,11 @@ public indirect enum AMQPValue: Equatable, Sendable {
 public struct AMQPTable: Equatable, Sendable {
     public var entries: [(key: String, value: AMQPValue)]
 
+    /// A key given twice keeps its first value, as the broker's own lookups do (`rabbit_misc:table_lookup`): the
+    /// table can then always be captured as a JSON object and read back (found by fuzzing the wire decoder).
     public init(_ entries: [(key: String, value: AMQPValue)] = []) {
-        self.entries = entries
+        var seen = Set<String>()
+        self.entries = entries.count < 2 ? entries : entries.filter { seen.insert($0.key).inserted }
     }
 
     public subscript(key: String) -> AMQPValue? {

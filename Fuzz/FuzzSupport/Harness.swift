@@ -1,0 +1,107 @@
+import Foundation
+import RabbitMQ
+import SwiftProtobuf
+import TraceCore
+
+/// One function per fuzz target: each drives a decoder on arbitrary bytes through the same code the agent runs,
+/// then through what consumes its output (synthesis, OTLP encoding), and checks invariants that must hold for any
+/// input. A trap here is a finding: libFuzzer saves the input; `Fuzz/regressions/` keeps it as a test.
+public enum Harness {
+    /// A capture line: fixture reader → bus event → oslo decoding → synthesis → OTLP protobuf and JSON.
+    public static func fixtureLine(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let line = Array(bytes)
+        var pipeline = EventPipeline()
+        var spans = pipeline.process(line: line, number: 1)
+        spans += pipeline.finish()
+        encode(spans)
+        if let record = try? FixtureRecord(line: line, lineNumber: 1) {
+            // What the reader accepts, the writer writes so that the reader accepts it again, unchanged.
+            let rewritten = record.jsonLine()
+            guard let again = try? FixtureRecord(line: rewritten, lineNumber: 1) else {
+                fatalError("a record we read cannot be read back after writing it: \(String(decoding: rewritten, as: UTF8.self))")
+            }
+            precondition(again.jsonLine() == rewritten, "writing a record is not stable")
+        }
+    }
+
+    /// An AMQP field table on the wire (message headers): librabbitmq's decoder → our conversion → the capture
+    /// format's typed JSON → read back.
+    public static func fieldTable(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let table = AMQPTable.decode(wire: Array(bytes)) else { return }
+        let record = FixtureRecord(
+            seq: 1, capturedAt: 0, mode: .firehose, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
+            redelivered: false, properties: MessageProperties(), headers: table, body: [])
+        let line = record.jsonLine()
+        guard (try? FixtureRecord(line: line, lineNumber: 1)) != nil else {
+            fatalError("headers decoded from the wire cannot be captured and read back: \(String(decoding: line, as: UTF8.self))")
+        }
+        _ = try? BusEvent(record: FixtureRecord(line: line, lineNumber: 1))
+    }
+
+    /// A message body: the oslo.messaging decoder, then synthesis of a publish and a delivery of it.
+    public static func oslo(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let body = Array(bytes)
+        guard let message = try? OsloDecoder.decode(body) else { return }
+        var synthesizer = SpanSynthesizer()
+        let publish = BusEvent(kind: .publish, time: 1_000, exchange: "nova", routingKey: "conductor",
+                               routedQueues: ["conductor"], connection: "a -> b", source: .firehose, body: body)
+        var deliver = publish
+        deliver.kind = .deliver
+        deliver.time = 2_000
+        deliver.queue = "conductor"
+        deliver.routedQueues = nil
+        var spans = synthesizer.process(publish, message)
+        spans += synthesizer.process(deliver, message)
+        spans += synthesizer.finish()
+        for span in spans {
+            precondition(span.startTime <= span.endTime, "a span ends before it starts")
+            precondition(!span.spanID.isZero && !span.traceID.isZero, "an all-zero ID")
+        }
+        encode(spans)
+    }
+
+    /// A traceparent / tracestate value.
+    public static func traceParent(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let parsed = TraceParent(text) {
+            // A version-00 value round-trips exactly; what we accept we can print and accept again.
+            precondition(TraceParent(parsed.headerValue) == parsed, "traceparent does not round-trip")
+            if parsed.version == 0 { precondition(parsed.headerValue == text, "version 00 must round-trip exactly") }
+        }
+        _ = TraceState.isValid(text)
+    }
+
+    static func encode(_ spans: [Span]) {
+        guard !spans.isEmpty else { return }
+        _ = OTLPJSONEncoder.encode(spans)
+        _ = try? ExportTraceServiceRequest(spans: spans).serializedBytes() as [UInt8]
+    }
+}
+
+/// Without libFuzzer (a normal build), each fuzz executable runs its harness over files and directories: the seed
+/// corpus and every regression input, as `make test` does (FuzzRegressionTests).
+public enum CorpusRunner {
+    public static func main(_ harness: (UnsafeBufferPointer<UInt8>) -> Void) {
+        let paths = CommandLine.arguments.dropFirst()
+        guard !paths.isEmpty else {
+            print("usage: \(CommandLine.arguments[0]) FILE_OR_DIRECTORY...  (runs each input through the fuzz harness)")
+            exit(64)
+        }
+        var inputs = 0
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                print("no such file or directory: \(path)")
+                exit(66)
+            }
+            let files = isDirectory.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" } : [path]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                [UInt8](data).withUnsafeBufferPointer { harness($0) }
+                inputs += 1
+            }
+        }
+        print("ran \(inputs) inputs")
+    }
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Builds the fuzzers' seed corpus from the shipped captures (Fuzz/corpus/<target>/), deterministically.
+
+  tools/fuzz_seeds.py            rewrite Fuzz/corpus from fixtures/*.jsonl
+
+- FixtureLine: capture lines (firehose and tap records of every fixture, a few of each kind).
+- Oslo: message bodies (requests, replies with and without failures, notifications, traced and not).
+- FieldTable: each record's headers in the AMQP wire format (0-9-1 field tables, RabbitMQ's type tags), built from
+  the capture's `header_types`, so the fuzzer starts from what the firehose really sends.
+- TraceParent: every traceparent/tracestate seen, plus the W3C examples.
+"""
+import base64, hashlib, json, os, struct, sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = ["a_boot", "b_failure", "c_fanout", "d_notify", "e_otel", "f_osprofiler", "g_timeout"]
+
+
+def short_string(text):
+    data = text.encode()
+    return bytes([len(data)]) + data
+
+
+def field(value, tag):
+    """One field value: its type tag, then the value (AMQP 0-9-1 with RabbitMQ's tags)."""
+    if isinstance(tag, dict) and "F" in tag:
+        return b"F" + table(value, tag["F"])
+    if isinstance(tag, dict) and "A" in tag:
+        item_tags = tag["A"]
+        body = b"".join(field(item, item_tags[i] if i < len(item_tags) else item_tags[-1]) for i, item in enumerate(value))
+        return b"A" + struct.pack(">I", len(body)) + body
+    if tag == "S" or tag == "x":
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        return tag.encode() + struct.pack(">I", len(data)) + data
+    if tag == "t":
+        return b"t" + bytes([1 if value else 0])
+    if tag in ("b", "B"):
+        return tag.encode() + struct.pack(">b" if tag == "b" else ">B", value)
+    if tag in ("s", "u"):
+        return tag.encode() + struct.pack(">h" if tag == "s" else ">H", value)
+    if tag in ("I", "i"):
+        return tag.encode() + struct.pack(">i" if tag == "I" else ">I", value)
+    if tag in ("l", "L", "T"):
+        return tag.encode() + struct.pack(">q" if tag != "L" else ">Q", value)
+    if tag == "f":
+        return b"f" + struct.pack(">f", value)
+    if tag == "d":
+        return b"d" + struct.pack(">d", value)
+    if tag == "V":
+        return b"V"
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def table(values, tags):
+    body = b"".join(short_string(key) + field(values[key], tags[key]) for key in values if key in tags)
+    return struct.pack(">I", len(body)) + body
+
+
+def write(target, data):
+    directory = os.path.join(ROOT, "Fuzz", "corpus", target)
+    os.makedirs(directory, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(directory, name), "wb") as handle:
+        handle.write(data)
+
+
+def main():
+    seen_bodies = set()
+    for fixture in FIXTURES:
+        with open(os.path.join(ROOT, "fixtures", fixture + ".jsonl"), "rb") as handle:
+            lines = [line.rstrip(b"\n") for line in handle if line.strip()]
+        for index, line in enumerate(lines):
+            record = json.loads(line)
+            if index % 7 == 0 or record.get("mode") == "tap":
+                write("FixtureLine", line)
+            body = base64.b64decode(record["body_b64"])
+            inner = json.loads(body).get("oslo.message", "")
+            kind = ("reply" if "_msg_id" in inner and "method" not in inner else "notification" if "event_type" in inner
+                    else "call" if "_reply_q" in inner else "cast")
+            traced = "traceparent" in inner or "trace_info" in inner
+            key = (fixture, kind, traced, "failure" in inner)
+            if key not in seen_bodies and len(body) < 64 * 1024:
+                seen_bodies.add(key)
+                write("Oslo", body)
+            if record.get("headers") and record.get("header_types") and index % 5 == 0:
+                write("FieldTable", table(record["headers"], record["header_types"]))
+            for name in ("_context_traceparent", "_context_tracestate"):
+                marker = '"%s": "' % name
+                if marker in inner:
+                    start = inner.index(marker) + len(marker)
+                    write("TraceParent", inner[start:inner.index('"', start)].encode())
+    for example in ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                    "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future",
+                    "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"]:
+        write("TraceParent", example.encode())
+    for target in ("FixtureLine", "Oslo", "FieldTable", "TraceParent"):
+        print(target, len(os.listdir(os.path.join(ROOT, "Fuzz", "corpus", target))), "seeds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
