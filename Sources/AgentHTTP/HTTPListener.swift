@@ -37,7 +37,9 @@ public struct HTTPListener: Service {
 
     public func run() async throws {
         let routes = routes
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
@@ -45,6 +47,9 @@ public struct HTTPListener: Service {
                 }
             }
             .bind(host: host, port: port).get()
+        } catch {
+            throw HTTPListenerError(description: "cannot serve /metrics, /healthz, /readyz and /traces on \(host):\(port): \(error) (another trace-bridge on this host? choose another address with --http-listen / http.listen, or off)")
+        }
         if let address = channel.localAddress { bound(address) }
         logger.info("http listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
         try await withGracefulShutdownHandler {
@@ -53,6 +58,11 @@ public struct HTTPListener: Service {
             channel.close(promise: nil)
         }
     }
+}
+
+/// The listener could not start; says where and what to do.
+public struct HTTPListenerError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// What each path answers; separate from the I/O so it reads as the endpoint catalogue.

@@ -7,7 +7,7 @@ import TraceCore
 struct SourceModeFlags: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Control-plane source mode: firehose (publish.# + deliver.#: every span, queue wait included; costs the broker most), publish-only (publish.#: deliveries inferred from routed_queues, no queue wait), selective (the control exchanges, replies and deliver.compute.*) or tap (no firehose: publishes on --tap-exchange exchanges only).",
-        discussion: "Default: firehose. The hypervisor role always binds deliver.compute.HOST only. See docs/operations.md for what each mode costs and keeps.",
+        discussion: "Default: publish-only, the cheapest mode that keeps every trace link (measured: Benchmarks/RESULTS.md). The hypervisor role always binds deliver.compute.HOST only. See docs/operations.md for what each mode costs and keeps.",
         valueName: "mode"))
     var mode: SourceMode?
 
@@ -33,7 +33,7 @@ struct SourceModeFlags: ParsableArguments {
             }
             return .tap
         }
-        return mode ?? .firehose
+        return mode ?? .publishOnly
     }
 
     /// Our queue's bindings and whether they are a tap. `--bind` replaces the mode's bindings; the hypervisor role

@@ -21,6 +21,13 @@ struct SynthesisFlags: ParsableArguments {
     var senderTraced: SynthesisOptions.SenderTracedPolicy = .complement
 
     @Option(
+        name: .customLong("foreign-queue"),
+        help: ArgumentHelp(
+            "Deliveries to queues matching this topic pattern are another agent's (repeatable), e.g. --foreign-queue 'compute.*' on the control plane when hypervisor agents run: they still link the trace here, but their CONSUMER spans are left to that agent.",
+            valueName: "pattern"))
+    var foreignQueues: [String] = []
+
+    @Option(
         name: .customLong("resource-attribute"),
         help: ArgumentHelp(
             "Add a resource attribute to every span, as KEY=VALUE (repeatable), e.g. --resource-attribute cluster=region-1.",
@@ -29,6 +36,7 @@ struct SynthesisFlags: ParsableArguments {
 
     func options() throws -> SynthesisOptions {
         var options = SynthesisOptions(senderTraced: senderTraced)
+        options.foreignQueues = foreignQueues
         for pair in serviceMap {
             let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")
             let existing = options.serviceMap.topics[topic]

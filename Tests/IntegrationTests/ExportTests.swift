@@ -188,7 +188,7 @@ extension LiveBrokerTests {
             try receiver.control("/fail?n=1000000&status=503&retry_after=0.5")
             let queue = "tb-it-export-\(UUID().uuidString.prefix(8))"
             let agent = try BackgroundProcess(CLI.executable, [
-                "run", "--amqp-url", LiveBrokerTests.amqpURL, "--queue", queue, "--queue-expires", "300",
+                "run", "--amqp-url", LiveBrokerTests.amqpURL, "--mode", "firehose", "--queue", queue, "--queue-expires", "300",
                 "--otlp-protocol", "http/protobuf", "--otlp-endpoint", "http://127.0.0.1:\(receiver.httpPort)",
                 "--export-delay", "0.2",
             ] + LiveBrokerTests.notificationConsumer)

@@ -20,12 +20,13 @@ struct LiveBrokerTests {
         return Repository.root.appendingPathComponent(".venv-scenario/bin/python")
     }
 
-    /// Starts `trace-bridge run` writing OTLP/JSON, on a queue of its own; returns once it is consuming.
+    /// Starts `trace-bridge run` writing OTLP/JSON, on a queue of its own; returns once it is consuming. The full
+    /// firehose unless `extra` names a mode: these tests compare every span with the truth.
     static func startAgent(queue: String, output: URL, extra: [String] = []) throws -> BackgroundProcess {
         let agent = try BackgroundProcess(CLI.executable, [
             "run", "--amqp-url", amqpURL, "--format", "otlp-json", "--output", output.path, "--queue", queue,
             "--queue-expires", "300",
-        ] + notificationConsumer + extra)
+        ] + notificationConsumer + (extra.contains("--mode") ? [] : ["--mode", "firehose"]) + extra)
         try waitUntil("the agent to connect (\(queue))", timeout: 30) {
             guard agent.process.isRunning else { throw TestSetupError("the agent exited: \(agent.stderr)") }
             return agent.stderr.contains("trace-bridge: connected")
@@ -75,7 +76,7 @@ struct LiveBrokerTests {
             queue: "tb-it-publish-only-\(suffix)", output: publishOnlyOutput, extra: ["--mode", "publish-only"])
         defer { publishOnly.cleanUp() }
         let capture = try BackgroundProcess(CLI.executable, [
-            "capture", "--amqp-url", Self.amqpURL, "--output", captureFile.path, "--queue", "tb-it-capture-\(suffix)",
+            "capture", "--amqp-url", Self.amqpURL, "--mode", "firehose", "--output", captureFile.path, "--queue", "tb-it-capture-\(suffix)",
             "--queue-expires", "300",
         ])
         defer { capture.cleanUp() }

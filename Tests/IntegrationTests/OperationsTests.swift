@@ -56,8 +56,14 @@ extension LiveBrokerTests {
                     "the shipped config's mode (publish-only) reached the agent")
 
             let truth = try LiveBrokerTests.runScenario()
+            // The shipped config leaves compute.* deliveries to the hypervisor agents: an operation whose sender
+            // traces itself (no PRODUCER of ours) and that went only to compute has no span here, by design.
+            let traced = truth.operations.filter { op in
+                !(op.traceParent != nil && op.deliveries.allSatisfy { $0.queue.hasPrefix("compute.") })
+            }
+            #expect(traced.count < truth.operations.count && traced.count > 5)
             try waitUntil("the receiver to get the spans of every operation", timeout: 30) {
-                truth.operations.allSatisfy { receiver.acceptedMessageIDs.contains($0.uniqueID) }
+                traced.allSatisfy { receiver.acceptedMessageIDs.contains($0.uniqueID) }
             }
             let health = try httpGet(base + "/healthz")
             #expect(health.status == 200 && health.body == "ok\n")

@@ -15,6 +15,11 @@ public final class BackgroundProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
+        var environment = environment
+        if executable.lastPathComponent == "trace-bridge", environment["TRACE_BRIDGE_HTTP_LISTEN"] == nil {
+            // Tests run several agents at once: each listens on a port of its own, not the default 9464.
+            environment["TRACE_BRIDGE_HTTP_LISTEN"] = "127.0.0.1:0"
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)

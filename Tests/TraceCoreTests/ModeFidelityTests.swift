@@ -161,6 +161,42 @@ struct ModeFidelityTests {
         }
     }
 
+    @Test("publish-only control plane leaving compute.* to hypervisor agents + those agents = every CONSUMER span once",
+          arguments: GroundTruthTests.fixtures)
+    func controlPlaneAndHypervisorsSplitTheConsumers(fixture: String) throws {
+        let bytes = try Repository.bytes(Repository.fixture("\(fixture).jsonl"))
+        let base = GroundTruthTests.options(for: fixture)
+        var control = base
+        control.visibility = SourceMode.publishOnly.visibility(controlExchanges: ["nova"], tapExchanges: [])
+        control.foreignQueues = ["compute.*"]
+        var hypervisor = base
+        hypervisor.visibility = SourceVisibility(firehosePatterns: ["deliver.compute.*"])
+        var alone = control
+        alone.foreignQueues = []
+        let full = Replay(bytes: bytes, options: base)
+        let controlPlane = Replay(bytes: bytes, options: control, reducesToVisibility: true)
+        let hypervisors = Replay(bytes: bytes, options: hypervisor, reducesToVisibility: true)
+        let publishOnly = Replay(bytes: bytes, options: alone, reducesToVisibility: true)
+
+        let fromControl = controlPlane.spans.filter { $0.kind == .consumer }
+        let fromHypervisors = hypervisors.spans.filter { $0.kind == .consumer }
+        #expect(!fromControl.contains { span in
+            if case .string(let queue)? = span[attribute: "messaging.destination.subscription.name"] { return queue.hasPrefix("compute.") }
+            return false
+        }, "the control plane leaves compute deliveries to the hypervisor agents")
+        #expect(Set(fromControl.map(\.spanID)).isDisjoint(with: fromHypervisors.map(\.spanID)), "no span emitted twice")
+        let union = Dictionary((fromControl + fromHypervisors).map { ($0.spanID, $0) }, uniquingKeysWith: { first, _ in first })
+        let expected = full.spans.filter { $0.kind == .consumer }
+        #expect(Set(union.keys) == Set(expected.map(\.spanID)), "\(fixture): together they emit every CONSUMER span")
+        for span in expected {
+            #expect(union[span.spanID]?.parentSpanID == span.parentSpanID && union[span.spanID]?.traceID == span.traceID,
+                    "\(fixture): \(span.name) links up the same")
+        }
+        // Leaving the spans to the hypervisors keeps the control plane's attribution and links unchanged.
+        let producers = { (replay: Replay) in replay.spans.filter { $0.kind == .producer }.map { "\($0.spanID.hex) \($0.resource) \($0.parentSpanID?.hex ?? "-")" }.sorted() }
+        #expect(producers(controlPlane) == producers(publishOnly))
+    }
+
     @Test("topic patterns match like the broker's topic exchange")
     func topicMatching() {
         let cases: [(String, String, Bool)] = [

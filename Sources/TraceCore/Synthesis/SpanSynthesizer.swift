@@ -297,11 +297,12 @@ public struct SpanSynthesizer {
         if !observed { attributes.append(Attribute("trace_bridge.delivery_observed", .bool(false))) }
         if event.redelivered { attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true))) }
         if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
-        spans.append(Span(
+        let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
+        if foreign { countSkipped("foreign_queue") } else { spans.append(Span(
             traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
             traceState: context.traceState, name: "\(Self.operationName(message)) receive", kind: .consumer,
             startTime: published?.time ?? event.time, endTime: event.time, attributes: attributes,
-            resource: receiver))
+            resource: receiver)) }
 
         // The delivery opens a handler of the receiving service; a call's handler is its SERVER span.
         // A SERVER span needs the delivery time: an inferred delivery's handler is its CONSUMER span.

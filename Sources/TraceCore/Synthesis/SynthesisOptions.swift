@@ -18,6 +18,9 @@ public struct SynthesisOptions: Sendable, Equatable {
     public var correlationMaximumAge: Int64
     /// Queues of our own (a tap's shadow queues): their deliveries in the firehose are ignored.
     public var ignoredQueues: Set<String>
+    /// Queues whose CONSUMER spans another agent emits (topic patterns, e.g. `compute.*` when hypervisor agents
+    /// run): their deliveries still link the trace here (same span IDs), but the span is left to that agent.
+    public var foreignQueues: [String] = []
     /// What the source can see (its mode's bindings). Without replies: no CLIENT/SERVER spans and no invented
     /// timeouts. Deliveries it cannot see are inferred from a publish's `routed_queues` when it sees those, as
     /// CONSUMER spans without queue wait; with neither (tap), only a request's first publish is attributed to the
