@@ -233,18 +233,7 @@ extension LiveBrokerTests {
 
         /// `messages_unacknowledged` of a queue, from rabbitmqctl.
         static func unacknowledged(_ queue: String) throws -> Int {
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("tb-list-queues-\(UUID().uuidString.prefix(8))")
-            defer { try? FileManager.default.removeItem(at: log) }
-            _ = try runToCompletion(
-                "/bin/bash", [Repository.root.appendingPathComponent("tools/broker.sh").path, "ctl", "list_queues", "-q",
-                              "name", "messages_unacknowledged"],
-                environment: ["TB_BROKER_DIR": Repository.root.appendingPathComponent(".broker").path], log: log, timeout: 60)
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            for line in text.split(separator: "\n") {
-                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                if fields.count == 2, fields[0] == queue { return Int(fields[1]) ?? 0 }
-            }
-            throw TestSetupError("queue \(queue) not listed: \(text)")
+            try LiveBrokerTests.queueField(queue, "messages_unacknowledged")
         }
     }
 }

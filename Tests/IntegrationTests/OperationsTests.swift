@@ -33,6 +33,9 @@ extension LiveBrokerTests {
                 "TRACE_BRIDGE_EXPORT_DELAY_SECONDS": "0.5",
                 "TRACE_BRIDGE_HEALTH_EXPORT_FAILURE_SECONDS": "1",
                 "TRACE_BRIDGE_SHUTDOWN_GRACE_SECONDS": "2",
+                // A secret in the exporter's headers, and every log level on: it must appear nowhere we serve or log.
+                "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20canary-otlp-token-5521",
+                "TRACE_BRIDGE_LOG_LEVEL": "trace",
             ])
             defer { agent.cleanUp() }
             var base = ""
@@ -99,6 +102,13 @@ extension LiveBrokerTests {
             #expect(page.body.hasPrefix("<!doctype html>") && !page.body.contains("<script") && !page.body.contains("http://") && !page.body.contains("https://"), "self-contained: no scripts, no external assets")
             for id in shownTraceIDs { #expect(page.body.contains("trace \(id)")) }
             #expect(page.body.contains("nova-compute") && page.body.contains("class=\"fill CONSUMER\""))
+
+            // Secrets: the header's token is nowhere in the logs (every level), the metrics or the trace view; the
+            // receiver got it (so it was really configured).
+            #expect(receiver.records.contains { ($0["headers"] as? [String: String])?["authorization"] == "Bearer canary-otlp-token-5521" },
+                    "the header reached the collector")
+            let served = try [base + "/metrics", base + "/traces", base + "/traces.json", base + "/readyz"].map { try httpGet($0).body }
+            for text in served + [agent.stderr] { #expect(!text.contains("canary-otlp-token"), "a secret leaked") }
 
             // The collector fails: after the threshold (1 s here) the agent is not ready, and says why.
             try receiver.control("/fail?n=1000000&status=503&retry_after=0.5")
