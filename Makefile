@@ -13,7 +13,7 @@ SCENARIO_VENV ?= .venv-scenario
 # apt-get needs root; use sudo when not root.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test fuzz build deps clean
+.PHONY: demo test fuzz sanitize build deps clean
 
 ## System packages the build links, found with pkg-config: rabbitmq-c (CRabbitMQ) and zlib (CZlib, gzip bodies).
 deps:
@@ -50,6 +50,23 @@ test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	TRACE_BRIDGE_SCENARIO_PYTHON=$(abspath $(SCENARIO_VENV))/bin/python \
 	TB_BROKER_DIR=$(abspath .broker) \
 	$(SWIFT) test --skip-build || status=$$?; \
+	tools/broker.sh stop; \
+	exit $$status
+
+## The whole test suite under ThreadSanitizer, then AddressSanitizer: the tests and every agent they start are
+## instrumented, and a report stops the process (halt_on_error), failing its test. Own build directories.
+sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
+	tools/broker.sh install
+	tools/broker.sh start
+	status=0; \
+	for sanitizer in thread address; do \
+		$(SWIFT) build --build-tests --sanitize=$$sanitizer --build-path .build-$$sanitizer || { status=1; break; }; \
+		TSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=halt_on_error=1:detect_leaks=0 TRACE_BRIDGE_SANITIZER=$$sanitizer \
+		TRACE_BRIDGE_PYTHON=$(abspath $(VENV))/bin/python \
+		TRACE_BRIDGE_SCENARIO_PYTHON=$(abspath $(SCENARIO_VENV))/bin/python \
+		TB_BROKER_DIR=$(abspath .broker) \
+		$(SWIFT) test --skip-build --sanitize=$$sanitizer --build-path .build-$$sanitizer || status=1; \
+	done; \
 	tools/broker.sh stop; \
 	exit $$status
 

@@ -74,7 +74,9 @@ extension LiveBrokerTests {
             }
             #expect(peakUnacknowledged <= 10, "prefetch bounds what the agent holds: \(peakUnacknowledged)")
             #expect(peakReady > 0, "the backlog waits in the broker's queue")
-            #expect(peakRSS < 64 * 1024, "RSS \(peakRSS / 1024) MiB")
+            // The product's bound is 64 MiB; under `make sanitize` the sanitizer's own shadow memory comes on top.
+            let bound = ProcessInfo.processInfo.environment["TRACE_BRIDGE_SANITIZER"] == nil ? 64 * 1024 : 256 * 1024
+            #expect(peakRSS < bound, "RSS \(peakRSS / 1024) MiB")
             agent.signal(SIGTERM)
             #expect(try agent.wait(timeout: 30) == 0)
             print("live: slow collector (1.5 s per export): \(operations.count) operations all received; at most \(peakUnacknowledged) unacknowledged (prefetch 10), \(peakReady) waiting in the broker; agent RSS \(peakRSS / 1024) MiB")
