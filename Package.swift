@@ -110,8 +110,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fuzzing (tools/fuzz.sh): one libFuzzer executable per decoder, built with -sanitize=fuzzer -DFUZZING;
-        // in a normal build each runs its harness over the seed corpus and the regression inputs (make test).
+        // Fuzzing (tools/fuzz.sh): one libFuzzer executable, the decoder chosen by TB_FUZZ_TARGET, built with
+        // -sanitize=fuzzer -DFUZZING; a normal build runs a harness over the seeds and regression inputs (make test).
         .target(
             name: "FuzzSupport",
             dependencies: ["TraceCore", "RabbitMQ", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -119,10 +119,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
-        .executableTarget(name: "FuzzFixtureLine", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzFixtureLine", swiftSettings: swiftSettings),
-        .executableTarget(name: "FuzzFieldTable", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzFieldTable", swiftSettings: swiftSettings),
-        .executableTarget(name: "FuzzOslo", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzOslo", swiftSettings: swiftSettings),
-        .executableTarget(name: "FuzzTraceParent", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzTraceParent", swiftSettings: swiftSettings),
+        .executableTarget(name: "FuzzDecoders", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzDecoders",
+                          swiftSettings: swiftSettings),
         // Helpers shared by the test targets: the repository's files, the built CLI, child processes.
         .target(
             name: "TestSupport",

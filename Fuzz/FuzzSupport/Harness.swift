@@ -71,6 +71,17 @@ public enum Harness {
         _ = TraceState.isValid(text)
     }
 
+    /// The targets by name, as tools/fuzz.sh and the corpus directories name them.
+    public static let all: [(name: String, run: @Sendable (UnsafeBufferPointer<UInt8>) -> Void)] = [
+        ("FixtureLine", fixtureLine), ("FieldTable", fieldTable), ("Oslo", oslo), ("TraceParent", traceParent),
+    ]
+
+    public static var names: [String] { all.map(\.name) }
+
+    public static func named(_ name: String) -> (@Sendable (UnsafeBufferPointer<UInt8>) -> Void)? {
+        all.first { $0.name == name }?.run
+    }
+
     static func encode(_ spans: [Span]) {
         guard !spans.isEmpty else { return }
         _ = OTLPJSONEncoder.encode(spans)
@@ -78,17 +89,17 @@ public enum Harness {
     }
 }
 
-/// Without libFuzzer (a normal build), each fuzz executable runs its harness over files and directories: the seed
+/// Without libFuzzer (a normal build) the fuzz executable runs one harness over files and directories: the seed
 /// corpus and every regression input, as `make test` does (FuzzRegressionTests).
 public enum CorpusRunner {
-    public static func main(_ harness: (UnsafeBufferPointer<UInt8>) -> Void) {
-        let paths = CommandLine.arguments.dropFirst()
-        guard !paths.isEmpty else {
-            print("usage: \(CommandLine.arguments[0]) FILE_OR_DIRECTORY...  (runs each input through the fuzz harness)")
+    public static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard let name = arguments.first, let harness = Harness.named(name), arguments.count > 1 else {
+            print("usage: FuzzDecoders \(Harness.names.joined(separator: "|")) FILE_OR_DIRECTORY...  (runs each input through the harness)")
             exit(64)
         }
         var inputs = 0
-        for path in paths {
+        for path in arguments.dropFirst() {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 print("no such file or directory: \(path)")

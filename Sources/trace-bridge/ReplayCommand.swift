@@ -57,7 +57,11 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("export-grace"), help: "--format otlp: seconds to wait for the collector at the end.")
     var exportGraceSeconds = 30.0
 
+    @OptionGroup(title: "Logging")
+    var logging: LogFlags
+
     func run() async throws {
+        logging.bootstrap()
         var options = try synthesis.options()
         let reduce = source.mode != nil || !source.tapExchanges.isEmpty || !source.bindings.isEmpty
         if reduce { options.visibility = try source.visibility(role: .controlPlane) }

@@ -11,13 +11,13 @@ struct FuzzRegressionTests {
 
     @Test("each harness runs its seed corpus and regression inputs without a trap", arguments: targets)
     func replaysCorpusAndRegressions(target: String) throws {
-        let executable = CLI.executable.deletingLastPathComponent().appendingPathComponent("Fuzz\(target)")
+        let executable = CLI.executable.deletingLastPathComponent().appendingPathComponent("FuzzDecoders")
         var directories = [Repository.root.appendingPathComponent("Fuzz/corpus/\(target)").path]
         let regressions = Repository.root.appendingPathComponent("Fuzz/regressions/\(target)").path
         if FileManager.default.fileExists(atPath: regressions) { directories.append(regressions) }
         let expected = try directories.reduce(0) { $0 + (try FileManager.default.contentsOfDirectory(atPath: $1)).count }
         #expect(expected > 10, "the seed corpus is there (tools/fuzz_seeds.py)")
-        let result = try CLI.execute(executable, directories, stdin: nil)
+        let result = try CLI.execute(executable, [target] + directories, stdin: nil)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr.suffix(2000))")
         #expect(result.stdout.contains("ran \(expected) inputs"), "\(result.stdout)")
     }
