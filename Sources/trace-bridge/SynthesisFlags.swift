@@ -21,6 +21,13 @@ struct SynthesisFlags: ParsableArguments {
     var senderTraced: SynthesisOptions.SenderTracedPolicy = .complement
 
     @Option(
+        name: .customLong("correlation-capacity"),
+        help: ArgumentHelp(
+            "Entries per correlation table (publishes, calls, requests; deliveries twice this): beyond it the oldest are evicted and counted, an evicted call ends as a timeout. About 1 KiB per entry.",
+            valueName: "entries"))
+    var correlationCapacity = 100_000
+
+    @Option(
         name: .customLong("foreign-queue"),
         help: ArgumentHelp(
             "Deliveries to queues matching this topic pattern are another agent's (repeatable), e.g. --foreign-queue 'compute.*' on the control plane when hypervisor agents run: they still link the trace here, but their CONSUMER spans are left to that agent.",
@@ -35,7 +42,10 @@ struct SynthesisFlags: ParsableArguments {
     var resourceAttributes: [String] = []
 
     func options() throws -> SynthesisOptions {
-        var options = SynthesisOptions(senderTraced: senderTraced)
+        guard correlationCapacity > 0 else {
+            throw ValidationError("--correlation-capacity \(correlationCapacity) must be at least 1")
+        }
+        var options = SynthesisOptions(senderTraced: senderTraced, correlationCapacity: correlationCapacity)
         options.foreignQueues = foreignQueues
         for pair in serviceMap {
             let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")

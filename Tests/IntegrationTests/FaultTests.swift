@@ -19,7 +19,7 @@ extension LiveBrokerTests {
     }
 
     /// Faults with real processes that the other suites do not cover. Nested in the live suite (serialized).
-    @Suite("Faults: a dead agent, a slow collector")
+    @Suite("Faults: a dead agent, a slow collector, a flood of unanswered calls")
     struct Faults {
         @Test("the agent is dead: its queue keeps at most max-length messages (drop-head), and the next agent drains them")
         func deadAgentQueueStaysBounded() throws {
@@ -81,5 +81,51 @@ extension LiveBrokerTests {
             #expect(try agent.wait(timeout: 30) == 0)
             print("live: slow collector (1.5 s per export): \(operations.count) operations all received; at most \(peakUnacknowledged) unacknowledged (prefetch 10), \(peakReady) waiting in the broker; agent RSS \(peakRSS / 1024) MiB")
         }
+    }
+}
+
+extension LiveBrokerTests.Faults {
+    @Test("correlation state flooded with calls that never get a reply: bounded, evictions counted, evicted calls end as timeouts")
+    func correlationFlood() throws {
+        let output = LiveBrokerTests.temporaryFile("flood.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try LiveBrokerTests.startAgent(
+            queue: "tb-it-flood-\(UUID().uuidString.prefix(8))", output: output,
+            extra: ["--mode", "publish-only", "--correlation-capacity", "100"])
+        defer { agent.cleanUp() }
+        let base = try LiveBrokerTests.Operations.httpBase(of: agent)
+        // 300 oslo.messaging calls nobody answers, through a real broker: published by py-amqp to an exchange of
+        // their own (nothing is bound to it: the broker drops them, the firehose still shows each publish).
+        let script = """
+            import amqp, json, sys, uuid
+            connection = amqp.Connection(sys.argv[1]); connection.connect(); channel = connection.channel()
+            channel.exchange_declare("tb-flood", "topic", durable=False, auto_delete=True)
+            for n in range(300):
+                inner = {"method": "object_action", "args": {}, "_msg_id": uuid.uuid4().hex, "_reply_q": "reply_flood",
+                         "_unique_id": uuid.uuid4().hex, "_context_request_id": "req-" + str(uuid.uuid4()),
+                         "_timeout": None, "version": "3.0"}
+                body = json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(inner)})
+                channel.basic_publish(amqp.Message(body, content_type="application/json", expiration="3600000"),
+                                      exchange="tb-flood", routing_key="conductor")
+            connection.close()
+            """
+        let hostPart = LiveBrokerTests.amqpURL.dropFirst("amqp://".count).split(separator: "@").last.map(String.init) ?? ""
+        let publisher = try BackgroundProcess(LiveBrokerTests.scenarioPython, ["-c", script, String(hostPart.split(separator: "/").first ?? "")])
+        defer { publisher.cleanUp() }
+        #expect(try publisher.wait(timeout: 60) == 0, "\(publisher.stderr)")
+        var metrics: [String: Double] = [:]
+        try waitUntil("the agent to count the evictions", timeout: 30) {
+            metrics = LiveBrokerTests.Operations.samples(try httpGet(base + "/metrics").body)
+            return (metrics["trace_bridge_correlation_evictions_total{table=\"calls\"}"] ?? 0) >= 200
+        }
+        let entries = metrics["trace_bridge_correlation_entries"] ?? -1
+        // publishes, calls, requests: at most 100 each; deliveries: 200.
+        #expect(entries >= 0 && entries <= 500, "correlation entries stay bounded: \(entries)")
+        #expect((metrics["trace_bridge_calls_timed_out_total"] ?? 0) >= 200, "an evicted call ends as a timeout")
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0)
+        let clients = try LiveBrokerTests.spans(in: output).filter { $0.kind == 3 }
+        #expect(clients.count >= 200 && clients.allSatisfy { $0.statusCode == 2 }, "evicted calls are CLIENT spans with ERROR status")
+        print("live: 300 unanswered calls, capacity 100: \(Int(metrics["trace_bridge_correlation_evictions_total{table=\"calls\"}"] ?? 0)) calls evicted, \(Int(entries)) correlation entries held, \(clients.count) CLIENT spans closed as timeouts")
     }
 }

@@ -17,6 +17,19 @@ extension LiveBrokerTests {
             return out
         }
 
+        /// The agent's HTTP address, from its `http listening` log line (tests listen on port 0).
+        static func httpBase(of agent: BackgroundProcess) throws -> String {
+            var base = ""
+            try waitUntil("the agent's HTTP listener", timeout: 30) {
+                guard let line = agent.stderr.split(separator: "\n").first(where: { $0.contains("http listening") }),
+                    let address = line.split(separator: " ").first(where: { $0.hasPrefix("address=") })
+                else { return false }
+                base = "http://" + address.dropFirst("address=".count)
+                return true
+            }
+            return base
+        }
+
         @Test("run --config deploy/kubernetes/control-plane/config.yaml: every endpoint reflects real traffic")
         func shippedConfigEndpoints() throws {
             let receiver = try Receiver()
