@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TraceCore
 
 /// The agent's log lines on standard error, one per event: constant messages with metadata, in one of three shapes.
 ///
@@ -34,8 +35,14 @@ struct LineLogHandler: LogHandler {
             let head = [("ts", Self.timestamp()), ("level", event.level.rawValue), ("msg", "\(event.message)")]
             line = (head + fields).map { "\($0)=\(Self.logfmtValue($1))" }.joined(separator: " ")
         case .json:
-            let head = [("ts", Self.timestamp()), ("level", event.level.rawValue), ("msg", "\(event.message)")]
-            line = "{" + (head + fields).map { "\(Self.jsonString($0)):\(Self.jsonString($1))" }.joined(separator: ",") + "}"
+            var writer = JSONWriter()
+            writer.beginObject()
+            for (key, value) in [("ts", Self.timestamp()), ("level", event.level.rawValue), ("msg", "\(event.message)")] + fields {
+                writer.key(key)
+                writer.string(value)
+            }
+            writer.endObject()
+            line = String(decoding: writer.bytes, as: UTF8.self)
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
@@ -46,22 +53,6 @@ struct LineLogHandler: LogHandler {
         }
         return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n") + "\""
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     static func timestamp() -> String {
