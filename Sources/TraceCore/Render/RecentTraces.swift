@@ -26,9 +26,11 @@ public struct RecentTraces: Sendable {
             entry.updated = now
             traces[span.traceID] = entry
         }
-        if traces.count > capacity {
-            let oldest = traces.sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }.prefix(traces.count - capacity)
-            for (id, _) in oldest { traces.removeValue(forKey: id) }
+        // Usually one trace too many: drop the least recently updated, a linear scan rather than a sort.
+        while traces.count > capacity,
+            let oldest = traces.min(by: { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) })?.key
+        {
+            traces.removeValue(forKey: oldest)
         }
     }
 
