@@ -14,16 +14,14 @@ public struct HTTPListener: Service {
     public let port: Int
     let routes: HTTPRoutes
     let logger: Logger
-    let bound: @Sendable (SocketAddress) -> Void
 
-    /// `bound` is told the listening address (the port when `port` is 0).
+    /// Logs the address it listens on (`http listening address=HOST:PORT`; the real port when `port` is 0).
     public init(host: String, port: Int, status: AgentStatus, registry: PrometheusCollectorRegistry, logger: Logger,
-                clock: @escaping @Sendable () -> Int64, bound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+                clock: @escaping @Sendable () -> Int64) {
         self.host = host
         self.port = port
         routes = HTTPRoutes(status: status, registry: registry, clock: clock)
         self.logger = logger
-        self.bound = bound
     }
 
     /// Parses `HOST:PORT` (`[v6]:PORT` too).
@@ -50,7 +48,6 @@ public struct HTTPListener: Service {
         } catch {
             throw HTTPListenerError(description: "cannot serve /metrics, /healthz, /readyz and /traces on \(host):\(port): \(error) (another trace-bridge on this host? choose another address with --http-listen / http.listen, or off)")
         }
-        if let address = channel.localAddress { bound(address) }
         logger.info("http listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
