@@ -17,42 +17,9 @@
 // deadline; the JSON line then also has "acks" (basic.ack frames sent).
 //
 // Build: cc -O2 consumer.c -lrabbitmq -o consumer
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench_amqp.h"
+
 #include <sys/resource.h>
-#include <time.h>
-
-enum { FRAME_MAX = 131072 /* what the agent asks for */ };
-
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int signo) { (void)signo; stop_requested = 1; }
-
-static double seconds(struct timespec t) { return (double)t.tv_sec + (double)t.tv_nsec / 1e9; }
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return seconds(t);
-}
-
-static void die_reply(amqp_rpc_reply_t reply, const char *what) {
-    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
-    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-        fprintf(stderr, "consumer: %s: %s\n", what, amqp_error_string2(reply.library_error));
-    else
-        fprintf(stderr, "consumer: %s: server closed the channel or connection (method 0x%08x)\n", what, reply.reply.id);
-    exit(1);
-}
-
-static void die_status(int status, const char *what) {
-    if (status == AMQP_STATUS_OK) return;
-    fprintf(stderr, "consumer: %s: %s\n", what, amqp_error_string2(status));
-    exit(1);
-}
 
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s AMQP_URL QUEUE COUNT [--prefetch N] [--ack-every K] [--seconds S]\n", argv0);
@@ -60,6 +27,7 @@ static void usage(const char *argv0) {
 }
 
 int main(int argc, char **argv) {
+    bench_program = "consumer";
     double start = now();
     if (argc < 4) usage(argv[0]);
     long prefetch = 1000, ack_every = 100;
@@ -72,33 +40,14 @@ int main(int argc, char **argv) {
         else usage(argv[0]);
     }
     if (prefetch < 0 || prefetch > 65535 || ack_every < 1) usage(argv[0]);
-    struct amqp_connection_info url;
-    amqp_default_connection_info(&url);
-    // amqp_parse_url decodes in place and keeps pointers into its argument: give it a copy that lives on.
-    char *url_text = strdup(argv[1]);
-    die_status(amqp_parse_url(url_text, &url), "parse AMQP URL");
-    // "amqp://host/" parses as the empty vhost; the agent (and RabbitMQ's tools) mean "/" by it.
-    const char *vhost = url.vhost[0] ? url.vhost : "/";
     const char *queue = argv[2];
     long count = strtol(argv[3], NULL, 10);
     // Open-ended: stop on a signal or at the deadline, so never block in the library for long.
     int open_ended = count <= 0 || run_seconds > 0;
-    if (open_ended) {
-        struct sigaction action;
-        memset(&action, 0, sizeof action);
-        action.sa_handler = on_signal;
-        sigaction(SIGTERM, &action, NULL);
-        sigaction(SIGINT, &action, NULL);
-    }
+    if (open_ended) stop_on_signals();
 
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *socket = amqp_tcp_socket_new(conn);
-    if (!socket) die_status(AMQP_STATUS_NO_MEMORY, "socket");
-    die_status(amqp_socket_open(socket, url.host, url.port), "connect");
-    // Heartbeats off: the drain lasts seconds, and the loop below never sleeps outside the library anyway.
-    die_reply(amqp_login(conn, vhost, 0, FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN, url.user, url.password), "login");
-    amqp_channel_open(conn, 1);
-    die_reply(amqp_get_rpc_reply(conn), "channel.open");
+    char *url_text;
+    amqp_connection_state_t conn = bench_connect(argv[1], &url_text);
     amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
     die_reply(amqp_get_rpc_reply(conn), "basic.qos");
     amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, /* no_ack */ 0, 0, amqp_empty_table);

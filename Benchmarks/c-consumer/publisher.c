@@ -15,41 +15,9 @@
 //   {"published": N, "wall_s": S, "rate": R, "cpu_s": S}   (wall from the first publish to the connection's close)
 //
 // Build: cc -O2 publisher.c -lrabbitmq -o publisher
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench_amqp.h"
+
 #include <sys/resource.h>
-#include <time.h>
-
-enum { FRAME_MAX = 131072 };
-
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int signo) { (void)signo; stop_requested = 1; }
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die_reply(amqp_rpc_reply_t reply, const char *what) {
-    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
-    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-        fprintf(stderr, "publisher: %s: %s\n", what, amqp_error_string2(reply.library_error));
-    else
-        fprintf(stderr, "publisher: %s: server closed the channel or connection (method 0x%08x)\n", what,
-                reply.reply.id);
-    exit(1);
-}
-
-static void die_status(int status, const char *what) {
-    if (status == AMQP_STATUS_OK) return;
-    fprintf(stderr, "publisher: %s: %s\n", what, amqp_error_string2(status));
-    exit(1);
-}
 
 // An oslo.messaging 2.0 envelope of about 5 KB: a cast with its context and some padding in args.
 static char *synthetic_body(size_t *length) {
@@ -86,33 +54,19 @@ static char *read_file(const char *path, size_t *length) {
 }
 
 int main(int argc, char **argv) {
+    bench_program = "publisher";
     if (argc != 4 && argc != 5) {
         fprintf(stderr, "usage: %s AMQP_URL RATE SECONDS [BODY_FILE]\n", argv[0]);
         return 2;
     }
-    struct amqp_connection_info url;
-    amqp_default_connection_info(&url);
-    char *url_text = strdup(argv[1]);
-    die_status(amqp_parse_url(url_text, &url), "parse AMQP URL");
-    const char *vhost = url.vhost[0] ? url.vhost : "/";
     double rate = strtod(argv[2], NULL), duration = strtod(argv[3], NULL);
     size_t body_length;
     char *body_text = argc == 5 ? read_file(argv[4], &body_length) : synthetic_body(&body_length);
     amqp_bytes_t body = {body_length, body_text};
 
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_signal;
-    sigaction(SIGTERM, &action, NULL);
-    sigaction(SIGINT, &action, NULL);
-
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *socket = amqp_tcp_socket_new(conn);
-    if (!socket) die_status(AMQP_STATUS_NO_MEMORY, "socket");
-    die_status(amqp_socket_open(socket, url.host, url.port), "connect");
-    die_reply(amqp_login(conn, vhost, 0, FRAME_MAX, 0, AMQP_SASL_METHOD_PLAIN, url.user, url.password), "login");
-    amqp_channel_open(conn, 1);
-    die_reply(amqp_get_rpc_reply(conn), "channel.open");
+    stop_on_signals();
+    char *url_text;
+    amqp_connection_state_t conn = bench_connect(argv[1], &url_text);
 
     static const struct { const char *exchange, *routing_key; } destinations[] = {
         {"nova", "conductor"}, {"nova", "compute.compute-1"}, {"", "reply_bench"}};
