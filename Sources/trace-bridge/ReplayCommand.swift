@@ -96,7 +96,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 }
             }
             while let chunk = try reader.next() {
-                splitter.feed([UInt8](chunk), handle)
+                splitter.feed(chunk, handle)
                 if let failure { throw failure }
             }
             splitter.finish(handle)

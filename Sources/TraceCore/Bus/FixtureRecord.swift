@@ -50,36 +50,47 @@ public struct FixtureError: Error, Equatable, Sendable, CustomStringConvertible 
 
 extension FixtureRecord {
     /// Decodes one line of the fixture format. Unknown fields are ignored; a line that is not JSON or lacks
-    /// `routing_key`, `captured_at` or `body_b64` is rejected.
+    /// `routing_key`, `captured_at` or `body_b64` is rejected. As in any JSON object lookup here, the first of
+    /// duplicate members counts.
+    ///
+    /// One pass over the line: the base64 body is decoded from the line's bytes in place and only the small members
+    /// (headers, properties) are built as `JSONValue`s.
     public init(line: [UInt8], lineNumber: Int) throws(FixtureError) {
         func fail(_ reason: String, _ detail: String) -> FixtureError {
             FixtureError(line: lineNumber, reason: reason, detail: detail)
         }
-        let json: JSONValue
+        var members = LineMembers()
         do {
-            json = try JSONValue(parsing: line)
+            try JSONScanner.scan(line) { (scanner) throws(JSONError) in
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    _ = try scanner.parseValue()
+                    try scanner.expectEnd()
+                    members.notAnObject = true
+                    return
+                }
+                try scanner.readObject { (key, scanner) throws(JSONError) in try members.read(key, &scanner) }
+                try scanner.expectEnd()
+            }
         } catch {
             throw fail("invalid_json", error.description)
         }
-        guard case .object = json else { throw fail("not_an_object", "a fixture line must be a JSON object") }
-        guard let routingKey = json["routing_key"]?.stringValue else {
+        guard !members.notAnObject else { throw fail("not_an_object", "a fixture line must be a JSON object") }
+        guard let routingKey = members.routingKey.value?.stringValue else {
             throw fail("missing_field", "routing_key (string) is required")
         }
-        guard let capturedAt = json["captured_at"]?.int64Value else {
+        guard let capturedAt = members.capturedAt.value?.int64Value else {
             throw fail("missing_field", "captured_at (integer nanoseconds) is required")
         }
         // Unix nanoseconds between 1970 and 2191: time arithmetic on the rest can then never overflow.
         guard (0...7_000_000_000_000_000_000).contains(capturedAt) else {
             throw fail("invalid_field", "captured_at \(capturedAt) is not Unix nanoseconds between 1970 and 2191")
         }
-        guard let bodyText = json["body_b64"]?.stringValue else {
+        guard let decodedBody = members.body.value else {
             throw fail("missing_field", "body_b64 (base64 string) is required")
         }
-        guard let body = Data(base64Encoded: bodyText) else {
-            throw fail("invalid_base64", "body_b64 is not valid base64")
-        }
+        guard let body = decodedBody else { throw fail("invalid_base64", "body_b64 is not valid base64") }
         let mode: Mode
-        switch json["mode"]?.stringValue {
+        switch members.mode.value?.stringValue {
         case "firehose": mode = .firehose
         // Captures by other tools may leave the mode out: the firehose's routing keys tell.
         case nil: mode = routingKey.hasPrefix("publish.") || routingKey.hasPrefix("deliver.") ? .firehose : .tap
@@ -88,12 +99,12 @@ extension FixtureRecord {
         }
         let headers: AMQPTable
         do {
-            headers = try AMQPTable(json: json["headers"] ?? .object([]), types: json["header_types"])
+            headers = try AMQPTable(json: members.headers.value ?? .object([]), types: members.headerTypes.value)
         } catch {
             throw fail("invalid_headers", error.detail)
         }
         var properties = MessageProperties()
-        if case .object(let members) = json["properties"] ?? .null {
+        if case .object(let members) = members.properties.value ?? .null {
             let table = AMQPTable(members.compactMap { member in
                 guard member.value != .null, let value = try? AMQPValue(json: member.value, type: nil) else {
                     return nil
@@ -103,15 +114,15 @@ extension FixtureRecord {
             properties = MessageProperties(table: table)
         }
         self.init(
-            seq: json["seq"]?.int64Value ?? Int64(lineNumber),
+            seq: members.seq.value?.int64Value ?? Int64(lineNumber),
             capturedAt: capturedAt,
             mode: mode,
-            exchange: json["exchange"]?.stringValue ?? (mode == .firehose ? "amq.rabbitmq.trace" : ""),
+            exchange: members.exchange.value?.stringValue ?? (mode == .firehose ? "amq.rabbitmq.trace" : ""),
             routingKey: routingKey,
-            redelivered: json["redelivered"]?.boolValue ?? false,
+            redelivered: members.redelivered.value?.boolValue ?? false,
             properties: properties,
             headers: headers,
-            body: [UInt8](body)
+            body: body
         )
     }
 
@@ -169,5 +180,59 @@ extension MessageProperties {
         add("app_id", appID.map(AMQPValue.string))
         add("cluster_id", clusterID.map(AMQPValue.string))
         return AMQPTable(entries)
+    }
+}
+
+/// The members of a fixture line that `FixtureRecord(line:)` reads; the first of duplicates wins.
+private struct LineMembers {
+    /// A member seen at most once.
+    struct First<Value> {
+        private(set) var value: Value?
+        private(set) var seen = false
+
+        mutating func set(_ read: () throws(JSONError) -> Value?) throws(JSONError) -> Bool {
+            guard !seen else { return false }
+            seen = true
+            value = try read()
+            return true
+        }
+    }
+
+    var notAnObject = false
+    var seq = First<JSONValue>()
+    var capturedAt = First<JSONValue>()
+    var mode = First<JSONValue>()
+    var exchange = First<JSONValue>()
+    var routingKey = First<JSONValue>()
+    var redelivered = First<JSONValue>()
+    var properties = First<JSONValue>()
+    var headers = First<JSONValue>()
+    var headerTypes = First<JSONValue>()
+    /// Present: the decoded body, or nil when it is not base64 (a non-string counts as absent, as before).
+    var body = First<[UInt8]?>()
+
+    mutating func read(_ key: JSONKey, _ scanner: inout JSONScanner) throws(JSONError) {
+        var taken = false
+        switch key {
+        case "seq": taken = try seq.set { () throws(JSONError) in try scanner.parseValue() }
+        case "captured_at": taken = try capturedAt.set { () throws(JSONError) in try scanner.parseValue() }
+        case "mode": taken = try mode.set { () throws(JSONError) in try scanner.parseValue() }
+        case "exchange": taken = try exchange.set { () throws(JSONError) in try scanner.parseValue() }
+        case "routing_key": taken = try routingKey.set { () throws(JSONError) in try scanner.parseValue() }
+        case "redelivered": taken = try redelivered.set { () throws(JSONError) in try scanner.parseValue() }
+        case "properties": taken = try properties.set { () throws(JSONError) in try scanner.parseValue() }
+        case "headers": taken = try headers.set { () throws(JSONError) in try scanner.parseValue() }
+        case "header_types": taken = try headerTypes.set { () throws(JSONError) in try scanner.parseValue() }
+        case "body_b64":
+            taken = try body.set { () throws(JSONError) -> [UInt8]?? in
+                guard scanner.peek() == UInt8(ascii: "\"") else {
+                    try scanner.skipValue()
+                    return nil  // not a string: as if absent
+                }
+                return .some(try scanner.withStringBytes { Base64.decode($0) })
+            }
+        default: break
+        }
+        if !taken { try scanner.skipValue() }
     }
 }

@@ -22,9 +22,11 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     /// Parses a complete JSON text.
     public init(parsing bytes: [UInt8]) throws(JSONError) {
-        var scanner = JSONScanner(bytes)
-        self = try scanner.parseValue()
-        try scanner.expectEnd()
+        self = try JSONScanner.scan(bytes) { (scanner) throws(JSONError) in
+            let value = try scanner.parseValue()
+            try scanner.expectEnd()
+            return value
+        }
     }
 
     /// The first member named `key` of an object.

@@ -15,51 +15,53 @@ public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvert
 /// without building them.
 public enum OsloDecoder {
     public static func decode(_ body: [UInt8]) throws(OsloDecodingError) -> OsloMessage {
-        var scanner = JSONScanner(body)
-        guard scanner.peek() == UInt8(ascii: "{") else {
-            throw OsloDecodingError(reason: "not_json_object", detail: "the body does not start with a JSON object")
-        }
         var fields = Fields()
         var inner: [UInt8]? = nil
         var envelopeVersion: String? = nil
         var envelopeError: OsloDecodingError? = nil
-        do {
-            try scanner.readObject { (key, scanner) throws(JSONError) in
-                switch key {
-                case "oslo.message":
-                    if scanner.peek() == UInt8(ascii: "\"") {
-                        inner = try scanner.readStringBytes()
-                    } else {
-                        envelopeError = OsloDecodingError(
-                            reason: "envelope_message_not_string", detail: "oslo.message must be a JSON string")
-                        try scanner.skipValue()
-                    }
-                case "oslo.version":
-                    if scanner.peek() == UInt8(ascii: "\"") {
-                        envelopeVersion = try scanner.readString()
-                    } else {
-                        try scanner.skipValue()
-                    }
-                default:
-                    try fields.read(key, &scanner)
-                }
+        try JSONScanner.scan(body) { (scanner) throws(OsloDecodingError) in
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                throw OsloDecodingError(reason: "not_json_object", detail: "the body does not start with a JSON object")
             }
-            try scanner.expectEnd()
-        } catch {
-            throw .json(error, inner: false)
+            do throws(JSONError) {
+                try scanner.readObject { (key, scanner) throws(JSONError) in
+                    switch key {
+                    case "oslo.message":
+                        if scanner.peek() == UInt8(ascii: "\"") {
+                            inner = try scanner.readStringBytes()
+                        } else {
+                            envelopeError = OsloDecodingError(
+                                reason: "envelope_message_not_string", detail: "oslo.message must be a JSON string")
+                            try scanner.skipValue()
+                        }
+                    case "oslo.version":
+                        if scanner.peek() == UInt8(ascii: "\"") {
+                            envelopeVersion = try scanner.readString()
+                        } else {
+                            try scanner.skipValue()
+                        }
+                    default:
+                        try fields.read(key, &scanner)
+                    }
+                }
+                try scanner.expectEnd()
+            } catch {
+                throw .json(error, inner: false)
+            }
         }
         if let envelopeError { throw envelopeError }
         if let inner {
             fields = Fields()
-            var innerScanner = JSONScanner(inner)
-            guard innerScanner.peek() == UInt8(ascii: "{") else {
-                throw OsloDecodingError(reason: "inner_not_json_object", detail: "oslo.message is not a JSON object")
-            }
-            do {
-                try innerScanner.readObject { (key, scanner) throws(JSONError) in try fields.read(key, &scanner) }
-                try innerScanner.expectEnd()
-            } catch {
-                throw .json(error, inner: true)
+            try JSONScanner.scan(inner) { (scanner) throws(OsloDecodingError) in
+                guard scanner.peek() == UInt8(ascii: "{") else {
+                    throw OsloDecodingError(reason: "inner_not_json_object", detail: "oslo.message is not a JSON object")
+                }
+                do throws(JSONError) {
+                    try scanner.readObject { (key, scanner) throws(JSONError) in try fields.read(key, &scanner) }
+                    try scanner.expectEnd()
+                } catch {
+                    throw .json(error, inner: true)
+                }
             }
         }
         return try fields.message(envelopeVersion: inner == nil ? nil : (envelopeVersion ?? "2.0"))
@@ -78,15 +80,15 @@ public enum OsloDecoder {
         var userFallback: String?
         var projectFallback: String?
 
-        mutating func wrongType(_ key: String, _ expected: String) {
+        mutating func wrongType(_ key: JSONKey, _ expected: String) {
             if typeError == nil {
-                typeError = OsloDecodingError(reason: "wrong_type", detail: "\(key) is not \(expected)")
+                typeError = OsloDecodingError(reason: "wrong_type", detail: "\(key.string) is not \(expected)")
             }
         }
 
         /// A string or null; anything else is skipped and is a type error of the message, or with `dropOnly` (trace
         /// context) only of that field, which is dropped while the message is kept.
-        mutating func string(_ key: String, _ scanner: inout JSONScanner, dropOnly: Bool = false) throws(JSONError)
+        mutating func string(_ key: JSONKey, _ scanner: inout JSONScanner, dropOnly: Bool = false) throws(JSONError)
             -> String?
         {
             switch scanner.peek() {
@@ -96,7 +98,7 @@ public enum OsloDecoder {
                 return nil
             default:
                 if dropOnly {
-                    message.context.rejectedFields.append("\(key):wrong_type")
+                    message.context.rejectedFields.append("\(key.string):wrong_type")
                 } else {
                     wrongType(key, "a string")
                 }
@@ -105,7 +107,7 @@ public enum OsloDecoder {
             }
         }
 
-        mutating func read(_ key: String, _ scanner: inout JSONScanner) throws(JSONError) {
+        mutating func read(_ key: JSONKey, _ scanner: inout JSONScanner) throws(JSONError) {
             switch key {
             case "method":
                 hasMethod = true
@@ -234,17 +236,18 @@ extension RemoteFailure {
     /// Reads oslo.messaging's serialized failure (`{"class", "module", "message", "tb", "args", "kwargs"}` as a JSON
     /// string); an unreadable one still marks the call failed, with class `RemoteError`.
     init(serialized bytes: [UInt8]) {
-        var scanner = JSONScanner(bytes)
         var className: String?
         var module: String?
         var message: String?
         do {
-            try scanner.readObject { (key, scanner) throws(JSONError) in
-                switch (key, scanner.peek()) {
-                case ("class", UInt8(ascii: "\"")): className = try scanner.readString()
-                case ("module", UInt8(ascii: "\"")): module = try scanner.readString()
-                case ("message", UInt8(ascii: "\"")): message = try scanner.readString()
-                default: try scanner.skipValue()  // tb leaks file paths; args/kwargs may hold anything
+            try JSONScanner.scan(bytes) { (scanner) throws(JSONError) in
+                try scanner.readObject { (key, scanner) throws(JSONError) in
+                    switch (key, scanner.peek()) {
+                    case ("class", UInt8(ascii: "\"")): className = try scanner.readString()
+                    case ("module", UInt8(ascii: "\"")): module = try scanner.readString()
+                    case ("message", UInt8(ascii: "\"")): message = try scanner.readString()
+                    default: try scanner.skipValue()  // tb leaks file paths; args/kwargs may hold anything
+                    }
                 }
             }
         } catch {
