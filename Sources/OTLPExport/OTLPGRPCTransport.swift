@@ -44,7 +44,7 @@ final class OTLPGRPCTransport: OTLPTransport {
     }
 
     func export(_ batch: ExportBatch) async -> ExportResult {
-        let request = ExportTraceServiceRequest(spans: batch.spans, extraResourceAttributes: batch.resourceAttributes)
+        let request = OTLPProtobufEncoder.encode(batch.spans, extraResourceAttributes: batch.resourceAttributes)
         var metadata = Metadata()
         for header in configuration.headers { metadata.addString(header.value, forKey: header.name.lowercased()) }
         var options = CallOptions.defaults
@@ -53,7 +53,7 @@ final class OTLPGRPCTransport: OTLPTransport {
         do {
             let response = try await client.unary(
                 request: ClientRequest(message: request, metadata: metadata), descriptor: Self.method,
-                serializer: ProtobufSerializer<ExportTraceServiceRequest>(),
+                serializer: EncodedRequestSerializer(),
                 deserializer: ProtobufDeserializer<Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceResponse>(),
                 options: options
             ) { response in try response.message }
@@ -74,4 +74,9 @@ final class OTLPGRPCTransport: OTLPTransport {
         client.beginGracefulShutdown()
         _ = try? await connections.value
     }
+}
+
+/// Hands the request that `OTLPProtobufEncoder` already encoded to gRPC as it is (no swift-protobuf message tree).
+struct EncodedRequestSerializer: MessageSerializer {
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
 }

@@ -31,15 +31,9 @@ final class OTLPHTTPTransport: OTLPTransport {
 
     func export(_ batch: ExportBatch) async -> ExportResult {
         let json = configuration.transportProtocol == .httpJSON
-        var body: [UInt8]
-        do {
-            body = json
-                ? OTLPJSONEncoder.encode(batch.spans, extraResourceAttributes: batch.resourceAttributes)
-                : try ExportTraceServiceRequest(spans: batch.spans, extraResourceAttributes: batch.resourceAttributes)
-                    .serializedBytes()
-        } catch {
-            return .permanent(reason: "cannot encode the batch: \(error)")
-        }
+        var body = json
+            ? OTLPJSONEncoder.encode(batch.spans, extraResourceAttributes: batch.resourceAttributes)
+            : OTLPProtobufEncoder.encode(batch.spans, extraResourceAttributes: batch.resourceAttributes)
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: json ? "application/json" : "application/x-protobuf")

@@ -8,7 +8,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case tree
     /// OTLP/JSON, one ExportTraceServiceRequest per line (the Collector file exporter's format).
     case otlpJSON = "otlp-json"
-    /// One binary OTLP ExportTraceServiceRequest (protobuf) holding every span.
+    /// One binary OTLP ExportTraceServiceRequest (protobuf) holding every span: written in batches, each an encoded
+    /// request; protobuf reads concatenated messages as one whose repeated `resource_spans` are joined.
     case otlpProto = "otlp-proto"
     /// Export to an OpenTelemetry Collector over OTLP (gRPC or HTTP): `run` only.
     case otlp
@@ -21,7 +22,8 @@ final class SpanWriter {
     private let colour: Bool
     private let extraResourceAttributes: [Attribute]
     private var buffered: [Span] = []
-    /// OTLP/JSON lines are flushed in batches of this many spans (the Collector batch processor's default).
+    /// OTLP/JSON lines and protobuf requests are flushed in batches of this many spans (the Collector batch
+    /// processor's default), so memory stays bounded however long the capture.
     private let batchSize = 1024
 
     init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute]) throws {
@@ -34,18 +36,15 @@ final class SpanWriter {
 
     func write(_ spans: [Span]) {
         buffered.append(contentsOf: spans)
-        if format == .otlpJSON, buffered.count >= batchSize { flushJSON() }
+        if format != .tree, buffered.count >= batchSize { flush() }
     }
 
     func finish() throws {
         switch format {
         case .tree:
             handle.write(Data(TraceTreeRenderer(colour: colour).render(buffered).utf8))
-        case .otlpJSON:
-            flushJSON()
-        case .otlpProto:
-            let request = ExportTraceServiceRequest(spans: buffered, extraResourceAttributes: extraResourceAttributes)
-            handle.write(try request.serializedBytes() as Data)
+        case .otlpJSON, .otlpProto:
+            flush()
         case .otlp:
             break
         }
@@ -53,11 +52,15 @@ final class SpanWriter {
         if handle !== FileHandle.standardOutput { try handle.close() }
     }
 
-    private func flushJSON() {
+    private func flush() {
         guard !buffered.isEmpty else { return }
-        var line = OTLPJSONEncoder.encode(buffered, extraResourceAttributes: extraResourceAttributes)
-        line.append(0x0A)
-        handle.write(Data(line))
+        if format == .otlpProto {
+            handle.write(Data(OTLPProtobufEncoder.encode(buffered, extraResourceAttributes: extraResourceAttributes)))
+        } else {
+            var line = OTLPJSONEncoder.encode(buffered, extraResourceAttributes: extraResourceAttributes)
+            line.append(0x0A)
+            handle.write(Data(line))
+        }
         buffered.removeAll(keepingCapacity: true)
     }
 }
