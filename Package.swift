@@ -121,6 +121,15 @@ let package = Package(
         .target(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
         .executableTarget(name: "FuzzDecoders", dependencies: ["FuzzSupport", "CLibFuzzer"], path: "Fuzz/FuzzDecoders",
                           swiftSettings: swiftSettings),
+        // The replay benchmark (Benchmarks/replay_export.sh): stage by stage, with heap allocations counted by a
+        // malloc that only this executable links.
+        .target(name: "CMallocCounter", path: "Benchmarks/MallocCounter"),
+        .executableTarget(
+            name: "trace-bridge-bench",
+            dependencies: ["TraceCore", "OTLPProto", "CMallocCounter"],
+            path: "Benchmarks/ReplayBench",
+            swiftSettings: swiftSettings
+        ),
         // Helpers shared by the test targets: the repository's files, the built CLI, child processes.
         .target(
             name: "TestSupport",

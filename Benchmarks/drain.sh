@@ -8,6 +8,10 @@
 # (fill_backlog.py), start the consumer and time it from process start until every message is acknowledged
 # (measure.py). The medians and ratios are printed at the end; every run's numbers stay in .build-bench/.
 #
+# The agent exports its spans over OTLP/HTTP protobuf to discard_receiver.py on loopback, which reads and drops each
+# request (decoding them with the official bindings would cost the shared 2 cores more than the agent does); after
+# each agent run the receiver's span count must equal the agent's own count of exported spans.
+#
 # The backlog goes through a topic exchange of ours (tb-bench) rather than the firehose, with the firehose's routing
 # keys and headers; the agent binds to it with --bind, so it still decodes the messages as firehose messages.
 # Uses the private broker of tools/broker.sh (started if it is not running, and then stopped again at the end), in a
@@ -28,7 +32,9 @@ RESULTS=$OUT/drain-results.jsonl
 rabbitmqctl() { tools/broker.sh ctl -q "$@"; }
 
 started_broker=false
+receiver=
 cleanup() {
+    if [ -n "$receiver" ]; then kill "$receiver" 2>/dev/null || true; fi
     rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true
     if $started_broker; then tools/broker.sh stop; fi
 }
@@ -51,6 +57,13 @@ swift build -c release --product trace-bridge >"$OUT/swift-release.log" 2>&1 ||
     { tail -n 30 "$OUT/swift-release.log" >&2; exit 1; }
 agent=$(swift build -c release --show-bin-path)/trace-bridge
 
+"$PY" Benchmarks/discard_receiver.py >"$OUT/receiver.port" &
+receiver=$!
+for _ in $(seq 50); do [ -s "$OUT/receiver.port" ] && break; sleep 0.1; done
+port=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$OUT/receiver.port")
+received_spans() { "$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["spans"])' \
+                   "http://127.0.0.1:$port/stats"; }
+
 : >"$RESULTS"
 for run in $(seq 1 "$RUNS"); do
     for contender in c agent; do
@@ -60,12 +73,22 @@ for run in $(seq 1 "$RUNS"); do
         sleep 1   # let the broker settle after the fill
         case $contender in
             c) command=("$OUT/consumer" "$URL" "$queue" "$COUNT"); stop= ;;
-            agent) command=("$agent" run --amqp-url "$URL" --queue "$queue" --bind tb-bench:#
-                            --format otlp-json --output /dev/null --prefetch 1000); stop=--stop ;;
+            agent) command=("$agent" run --amqp-url "$URL" --queue "$queue" --bind tb-bench:# --prefetch 1000
+                            --otlp-protocol http/protobuf --otlp-endpoint "http://127.0.0.1:$port"); stop=--stop ;;
         esac
+        before=$(received_spans)
         "$PY" Benchmarks/measure.py run --url "$URL" --queue "$queue" --count "$COUNT" \
             --contender "$contender" $stop --broker-pid "$broker_pid" --log-dir "$OUT" -- "${command[@]}" |
             tee -a "$RESULTS"
+        if [ "$contender" = agent ]; then
+            received=$(( $(received_spans) - before ))
+            exported=$(sed -n 's/.*spans_exported=\([0-9]*\).*/\1/p' "$OUT/$queue.err" "$OUT/$queue.out" | tail -n 1)
+            echo "drain: run $run agent: exported $exported spans, the receiver got $received" >&2
+            if [ "$received" != "$exported" ] || [ "$received" = 0 ]; then
+                echo "drain: span counts differ: see $OUT/$queue.err" >&2
+                exit 1
+            fi
+        fi
     done
 done
 

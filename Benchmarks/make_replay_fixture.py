@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes a large replay fixture from the shipped captures: PASSES passes over each capture, every pass with fresh
-_unique_id, _msg_id, message_id and request IDs (so nothing deduplicates) and captured_at moved forward, in the fixture
+_unique_id, _msg_id, message_id and request IDs (so nothing deduplicates), the captures interleaved by their relative
+time and captured_at moved forward, in the fixture
 format trace-bridge replay reads. Generated at benchmark time, never committed.
 
     make_replay_fixture.py OUT [PASSES] [CAPTURES...]     default: 100 passes over a_boot b_failure d_notify e_otel
@@ -26,8 +27,12 @@ def main():
             outer = json.loads(base64.b64decode(record["body_b64"]))
             inner = json.loads(outer["oslo.message"]) if "oslo.message" in outer else outer
             records.append((name, record, outer, inner))
-    start = min(r["captured_at"] for _, r, _, _ in records)
-    span = max(r["captured_at"] for _, r, _, _ in records) - start + 1_000_000_000
+    # Each capture starts at 0 within a pass; a pass merges the captures by that relative time, so the flows
+    # interleave (the boot's calls overlap the failure's and the notifications) as on a busy bus.
+    firsts = {name: min(r["captured_at"] for n, r, _, _ in records if n == name) for name in captures}
+    records.sort(key=lambda item: item[1]["captured_at"] - firsts[item[0]])
+    start = min(firsts.values())
+    span = max(r["captured_at"] - firsts[n] for n, r, _, _ in records) + 1_000_000_000
     seq = 0
     with out.open("w") as f:
         for number in range(passes):
@@ -44,7 +49,7 @@ def main():
                         message[key] = fresh[(name, old)]
                 body = json.dumps({**outer, "oslo.message": json.dumps(message)} if "oslo.message" in outer else message)
                 seq += 1
-                line = dict(record, seq=seq, captured_at=record["captured_at"] - start + number * span + start,
+                line = dict(record, seq=seq, captured_at=start + number * span + record["captured_at"] - firsts[name],
                             body_b64=base64.b64encode(body.encode()).decode(), body_len=len(body))
                 f.write(json.dumps(line) + "\n")
     print(json.dumps({"output": str(out), "messages": seq, "passes": passes, "captures": captures}))

@@ -80,7 +80,7 @@ def run(args):
     if broker_before is not None and broker_after is not None:
         result["broker_cpu_s"] = round(broker_after - broker_before, 2)
     # What the contender says it consumed: the C consumer's JSON line, the agent's "stopped messages=N".
-    reported = re.search(rb'"messages": (\d+)|stopped messages=(\d+)', open(f"{log_path}.out", "rb").read() +
+    reported = re.search(rb'"messages": (\d+)|stopped .*\bmessages=(\d+)', open(f"{log_path}.out", "rb").read() +
                          open(f"{log_path}.err", "rb").read())
     result["reported_messages"] = int(next(g for g in reported.groups() if g)) if reported else None
     if result["reported_messages"] != args.count:

@@ -17,8 +17,9 @@ public struct DeliveryTag: Sendable, Hashable, Comparable {
 public enum SourceEvent: Sendable {
     /// Connected, queue declared and bound, consuming. `generation` counts connections.
     case connected(generation: UInt64, bindings: [QueueBinding])
-    /// A message from our queue, received at `record.capturedAt`.
-    case delivery(FixtureRecord, DeliveryTag)
+    /// Messages from our queue in arrival order, each received at `record.capturedAt`: whatever had already arrived
+    /// when the first was read (at most `BrokerSource.maximumBatch`), so the agent wakes once per batch, not per message.
+    case deliveries([(record: FixtureRecord, tag: DeliveryTag)])
     /// The connection failed or could not be made; the source retries after `retryIn`.
     case disconnected(AMQPError, retryIn: Duration)
     case blocked(reason: String)
@@ -69,6 +70,9 @@ public final class BrokerSource: Sendable {
         var stopConsuming = false
         var closing = false
     }
+
+    /// The most deliveries one `.deliveries` event carries.
+    public static let maximumBatch = 256
 
     public init(settings: ConnectionSettings, topology: SourceTopology, reconnect: ReconnectPolicy = ReconnectPolicy()) {
         self.settings = settings
@@ -192,12 +196,29 @@ public final class BrokerSource: Sendable {
             // While deliveries wait for the agent, poll briefly so their acknowledgement goes out at once: once the
             // prefetch window is full the broker sends nothing, and a long poll would idle the whole pipeline.
             let timeout: Int32 = lastDelivered > lastAcked ? 2 : 100
-            switch try connection.next(timeoutMilliseconds: timeout) {
-            case .delivery(let delivery):
-                sequence += 1
-                lastDelivered = delivery.deliveryTag
-                continuation.yield(.delivery(delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
-                                             DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
+            var incoming = try connection.next(timeoutMilliseconds: timeout)
+            if case .delivery = incoming {
+                // Take what has already arrived too (a poll with no wait), then hand it over at once.
+                var batch: [(record: FixtureRecord, tag: DeliveryTag)] = []
+                while case .delivery(let delivery) = incoming {
+                    sequence += 1
+                    lastDelivered = delivery.deliveryTag
+                    batch.append((delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
+                                  DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
+                    if batch.count == Self.maximumBatch { break }
+                    do {
+                        incoming = try connection.next(timeoutMilliseconds: 0)
+                    } catch {
+                        continuation.yield(.deliveries(batch))  // what arrived before the failure is still handled
+                        throw error
+                    }
+                }
+                continuation.yield(.deliveries(batch))
+                if batch.count == Self.maximumBatch { incoming = .idle }
+            }
+            switch incoming {
+            case .delivery:
+                break  // handed over above
             case .idle:
                 if cancelled && !stoppedReported {
                     stoppedReported = true

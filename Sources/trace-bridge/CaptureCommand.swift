@@ -52,17 +52,19 @@ struct CaptureCommand: AsyncParsableCommand {
                           "bindings": topology.bindings.map(\.description).joined(separator: " ")])
         for await event in source.events {
             switch event {
-            case .delivery(let record, let tag):
-                // Past --count, leave messages unacknowledged: the broker keeps them for the next consumer.
-                guard count.map({ written < $0 }) ?? true else { continue }
-                var record = record
-                record.seq = Int64(written + 1)
-                handle.write(Data(record.jsonLine() + [0x0A]))
-                written += 1
-                source.acknowledge(upTo: tag)
-                if let count, written >= count, !stopping {
-                    stopping = true
-                    source.stopConsuming()
+            case .deliveries(let batch):
+                for (record, tag) in batch {
+                    // Past --count, leave messages unacknowledged: the broker keeps them for the next consumer.
+                    guard count.map({ written < $0 }) ?? true else { break }
+                    var record = record
+                    record.seq = Int64(written + 1)
+                    handle.write(Data(record.jsonLine() + [0x0A]))
+                    written += 1
+                    source.acknowledge(upTo: tag)
+                    if let count, written >= count, !stopping {
+                        stopping = true
+                        source.stopConsuming()
+                    }
                 }
             case .tick(let now):
                 if let duration, !stopping, Double(now - started) / 1e9 >= duration {

@@ -189,12 +189,14 @@ struct AgentService: Service {
                 if generation > 1 { reconnects += 1 }
                 status.brokerConnected(true)
                 log("connected", ["url": "\(settings.url)", "connection": "\(generation)"])
-            case .delivery(let record, let tag):
-                received += 1
-                lastReceived = tag
-                let spans = pipeline.process(record: record)
-                status.record(spans, now: record.capturedAt)
-                sink.accept(spans, from: tag, now: record.capturedAt)
+            case .deliveries(let batch):
+                for (record, tag) in batch {
+                    received += 1
+                    lastReceived = tag
+                    let spans = pipeline.process(record: record)
+                    status.record(spans, now: record.capturedAt)
+                    sink.accept(spans, from: tag, now: record.capturedAt)
+                }
             case .tick(let now):
                 let spans = pipeline.advance(to: now)
                 status.record(spans, now: now)

@@ -2,7 +2,7 @@
 ///
 /// The firehose puts its facts in header tables (`routed_queues` is an array, `redelivered` a signed int, the original
 /// properties a nested table), so values keep their wire tag and a capture can write them back exactly.
-public indirect enum AMQPValue: Equatable, Sendable {
+public enum AMQPValue: Equatable, Sendable {
     /// `t`
     case boolean(Bool)
     /// `b B s u U I i l L`: the tag says which width and signedness it had.
@@ -70,8 +70,22 @@ public struct AMQPTable: Equatable, Sendable {
     /// A key given twice keeps its first value, as the broker's own lookups do (`rabbit_misc:table_lookup`): the
     /// table can then always be captured as a JSON object and read back (found by fuzzing the wire decoder).
     public init(_ entries: [(key: String, value: AMQPValue)] = []) {
+        self.entries = Self.hasDuplicateKeys(entries) ? Self.firstOfEachKey(entries) : entries
+    }
+
+    /// Real header tables have a dozen keys and no duplicates: comparing pairs beats hashing every key into a set.
+    private static func hasDuplicateKeys(_ entries: [(key: String, value: AMQPValue)]) -> Bool {
+        guard entries.count > 1 else { return false }
+        guard entries.count <= 32 else { return Set(entries.map(\.key)).count != entries.count }
+        for later in 1..<entries.count {
+            for earlier in 0..<later where entries[earlier].key == entries[later].key { return true }
+        }
+        return false
+    }
+
+    private static func firstOfEachKey(_ entries: [(key: String, value: AMQPValue)]) -> [(key: String, value: AMQPValue)] {
         var seen = Set<String>()
-        self.entries = entries.count < 2 ? entries : entries.filter { seen.insert($0.key).inserted }
+        return entries.filter { seen.insert($0.key).inserted }
     }
 
     public subscript(key: String) -> AMQPValue? {

@@ -12,7 +12,7 @@ public struct JSONMember: Equatable, Sendable {
 /// A materialized JSON value, for the small documents the agent reads whole (fixture lines, AMQP header tables).
 ///
 /// Numbers keep their text so that nanosecond timestamps (19 digits) survive exactly.
-public indirect enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)

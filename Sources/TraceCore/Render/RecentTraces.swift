@@ -11,6 +11,11 @@ public struct RecentTraces: Sendable {
         var spans: [Span]
         var updated: Int64
         var omitted: Int
+
+        mutating func add(_ span: Span, now: Int64, maximumSpans: Int) {
+            if spans.count < maximumSpans { spans.append(span) } else { omitted += 1 }
+            updated = now
+        }
     }
 
     public init(capacity: Int = 50, maximumSpansPerTrace: Int = 500) {
@@ -21,10 +26,9 @@ public struct RecentTraces: Sendable {
     public mutating func add(_ spans: [Span], now: Int64) {
         guard capacity > 0 else { return }
         for span in spans {
-            var entry = traces[span.traceID] ?? Entry(spans: [], updated: now, omitted: 0)
-            if entry.spans.count < maximumSpansPerTrace { entry.spans.append(span) } else { entry.omitted += 1 }
-            entry.updated = now
-            traces[span.traceID] = entry
+            // In place: a copy of the entry would copy its spans on every append.
+            traces[span.traceID, default: Entry(spans: [], updated: now, omitted: 0)]
+                .add(span, now: now, maximumSpans: maximumSpansPerTrace)
         }
         // Usually one trace too many: drop the least recently updated, a linear scan rather than a sort.
         while traces.count > capacity,

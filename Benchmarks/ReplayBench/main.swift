@@ -1,0 +1,130 @@
+// trace-bridge-bench: where the replay's time and allocations go, stage by stage, in one process.
+//
+//   trace-bridge-bench FILE [STAGE...]
+//
+// Each stage runs the whole file through the pipeline up to and including that stage, so the difference between
+// two consecutive stages is what the later one costs. Stages (default: all, in this order):
+//   read         read the file in 1 MiB chunks and split it into lines
+//   parse        + decode each fixture line (FixtureRecord: JSON, base64 body, AMQP headers)
+//   decode       + the bus event (firehose headers) and the oslo.messaging message (envelope and inner JSON)
+//   synthesize   + span synthesis (EventPipeline, what `trace-bridge replay` runs)
+//   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
+//   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
+// One JSON line per stage on standard output: messages, spans, wall and CPU seconds, µs per message, heap
+// allocations and bytes per message (counted by CMallocCounter), then the process's peak RSS.
+// Benchmarks/replay_export.sh runs it; Benchmarks/RESULTS.md has the figures.
+
+import CMallocCounter
+import Foundation
+import OTLPProto
+import TraceCore
+
+enum Stage: String, CaseIterable {
+    case read, parse, decode, synthesize, encode
+    case encodeSwiftProtobuf = "encode-swift-protobuf"
+}
+
+struct Measurement {
+    var messages = 0
+    var spans = 0
+    var encodedBytes = 0
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+func forEachLine(_ path: String, _ body: ([UInt8], Int) -> Void) {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        FileHandle.standardError.write(Data("trace-bridge-bench: cannot read \(path)\n".utf8))
+        exit(66)
+    }
+    var splitter = LineSplitter()
+    while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { splitter.feed(chunk, body) }
+    splitter.finish(body)
+    try? handle.close()
+}
+
+func run(_ stage: Stage, _ path: String) -> Measurement {
+    var result = Measurement()
+    var pipeline = EventPipeline()
+    var pending: [Span] = []
+    var encoder = OTLPProtobufEncoder()
+    func emit(_ spans: [Span], final: Bool = false) {
+        result.spans += spans.count
+        guard stage == .encode || stage == .encodeSwiftProtobuf else { return }
+        pending.append(contentsOf: spans)
+        guard pending.count >= 1024 || (final && !pending.isEmpty) else { return }
+        if stage == .encode {
+            result.encodedBytes += encoder.encode(ResourceGroup.group(pending)).count
+        } else {
+            let bytes: [UInt8] = (try? ExportTraceServiceRequest(spans: pending).serializedBytes()) ?? []
+            result.encodedBytes += bytes.count
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+    forEachLine(path) { line, number in
+        result.messages += 1
+        switch stage {
+        case .read:
+            result.encodedBytes += line.count
+        case .parse:
+            if let record = try? FixtureRecord(line: line, lineNumber: number) { result.encodedBytes += record.body.count }
+        case .decode:
+            guard let record = try? FixtureRecord(line: line, lineNumber: number),
+                let event = try? BusEvent(record: record), let message = try? OsloDecoder.decode(event.body)
+            else { return }
+            result.encodedBytes += message.method?.utf8.count ?? 0
+        case .synthesize, .encode, .encodeSwiftProtobuf:
+            emit(pipeline.process(line: line, number: number))
+        }
+    }
+    if stage.rawValue.hasPrefix("encode") || stage == .synthesize { emit(pipeline.finish(), final: true) }
+    return result
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+guard let path = arguments.first, !path.hasPrefix("-") else {
+    print("usage: trace-bridge-bench FILE [\(Stage.allCases.map(\.rawValue).joined(separator: "|"))...]")
+    exit(64)
+}
+var stages: [Stage] = []
+for name in arguments.dropFirst() {
+    guard let stage = Stage(rawValue: name) else {
+        FileHandle.standardError.write(Data("trace-bridge-bench: unknown stage \(name)\n".utf8))
+        exit(64)
+    }
+    stages.append(stage)
+}
+if stages.isEmpty { stages = Stage.allCases }
+if tb_malloc_counting() == 0 {
+    FileHandle.standardError.write(Data("trace-bridge-bench: malloc is not interposed; allocation counts are 0\n".utf8))
+}
+for stage in stages {
+    let calls = tb_malloc_calls(), bytes = tb_malloc_bytes()
+    let cpu = cpuSeconds()
+    let start = ContinuousClock.now
+    let measured = run(stage, path)
+    let wall = start.duration(to: .now)
+    let cpuUsed = cpuSeconds() - cpu
+    let allocations = Double(tb_malloc_calls() - calls) / Double(max(measured.messages, 1))
+    let allocatedBytes = Double(tb_malloc_bytes() - bytes) / Double(max(measured.messages, 1))
+    let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+    let line: [String: Any] = [
+        "stage": stage.rawValue, "messages": measured.messages, "spans": measured.spans,
+        "wall_s": (wallSeconds * 1000).rounded() / 1000, "cpu_s": (cpuUsed * 1000).rounded() / 1000,
+        "messages_per_s": (Double(measured.messages) / wallSeconds).rounded(),
+        "cpu_us_per_message": (cpuUsed / Double(max(measured.messages, 1)) * 1e7).rounded() / 10,
+        "allocations_per_message": (allocations * 10).rounded() / 10,
+        "allocated_bytes_per_message": allocatedBytes.rounded(),
+        "output_bytes": measured.encodedBytes,
+    ]
+    let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+    print(String(decoding: json, as: UTF8.self))
+}
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+print(#"{"peak_rss_kib": \#(usage.ru_maxrss)}"#)
