@@ -22,47 +22,8 @@ cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-50000}
 RUNS=${RUNS:-3}
-VHOST=tb-bench
-URL="amqp://guest:guest@127.0.0.1:${TB_AMQP_PORT:-5682}/$VHOST"
-OUT=.build-bench                      # gitignored (.build*/)
-PY=.venv-scenario/bin/python          # py-amqp
-RESULTS=$OUT/drain-results.jsonl
-
-# rabbitmqctl for the private node, with its cookie and epmd.
-rabbitmqctl() { tools/broker.sh ctl -q "$@"; }
-
-started_broker=false
-receiver=
-cleanup() {
-    if [ -n "$receiver" ]; then kill "$receiver" 2>/dev/null || true; fi
-    rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true
-    if $started_broker; then tools/broker.sh stop; fi
-}
-trap cleanup EXIT
-
-t0=$SECONDS
-mkdir -p "$OUT"
-if ! tools/broker.sh status >/dev/null 2>&1; then
-    tools/broker.sh start >/dev/null
-    started_broker=true
-fi
-broker_pid=$(cat "${TB_BROKER_DIR:-.broker}/node.pid")
-rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true   # left over by an interrupted run
-rabbitmqctl add_vhost "$VHOST" >/dev/null
-rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
-
-echo "drain: building the C consumer and trace-bridge (release; the first build takes minutes)" >&2
-cc -O2 -Wall Benchmarks/c-consumer/consumer.c -lrabbitmq -o "$OUT/consumer"
-swift build -c release --product trace-bridge >"$OUT/swift-release.log" 2>&1 ||
-    { tail -n 30 "$OUT/swift-release.log" >&2; exit 1; }
-agent=$(swift build -c release --show-bin-path)/trace-bridge
-
-"$PY" Benchmarks/discard_receiver.py >"$OUT/receiver.port" &
-receiver=$!
-for _ in $(seq 50); do [ -s "$OUT/receiver.port" ] && break; sleep 0.1; done
-port=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$OUT/receiver.port")
-received_spans() { "$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1]))["spans"])' \
-                   "http://127.0.0.1:$port/stats"; }
+RESULTS=.build-bench/drain-results.jsonl
+. Benchmarks/live_setup.sh   # broker, vhost tb-bench, release builds, discard receiver: $URL $OUT $PY $agent $port ...
 
 : >"$RESULTS"
 for run in $(seq 1 "$RUNS"); do

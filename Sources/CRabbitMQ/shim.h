@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/time.h>
+#include <poll.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
@@ -102,6 +106,33 @@ static inline amqp_queue_declare_ok_t *tb_queue_declare(amqp_connection_state_t 
     if (expires_ms > 0) entries[count++] = tb_i64_entry("x-expires", expires_ms);
     amqp_table_t arguments = {count, entries};
     return amqp_queue_declare(state, channel, amqp_cstring_bytes(queue), 0, durable, 0, 0, arguments);
+}
+
+/// True when rabbitmq-c already holds received bytes or decoded frames: reading them needs no wait on the socket.
+static inline int tb_has_buffered_input(amqp_connection_state_t state) {
+    return amqp_frames_enqueued(state) || amqp_data_in_buffer(state);
+}
+
+/// Waits up to `timeout_ms` until the connection's socket or `wake_fd` (an eventfd) is readable; drains `wake_fd`.
+/// Returns 1 when the socket is readable, 0 otherwise (woken, timed out or interrupted).
+static inline int tb_wait_input(amqp_connection_state_t state, int wake_fd, int timeout_ms) {
+    struct pollfd fds[2] = {{amqp_get_sockfd(state), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    int ready = poll(fds, 2, timeout_ms);
+    if (ready <= 0) return 0;
+    if (fds[1].revents & POLLIN) {
+        uint64_t value;
+        (void)read(wake_fd, &value, sizeof value);
+    }
+    return (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+}
+
+/// A non-blocking eventfd for waking the AMQP thread (-1 on failure).
+static inline int tb_wake_fd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+/// Wakes the thread waiting in `tb_wait_input`.
+static inline void tb_wake(int wake_fd) {
+    uint64_t one = 1;
+    (void)write(wake_fd, &one, sizeof one);
 }
 
 /// `amqp_consume_message` with a timeout in milliseconds (a `struct timeval` is awkward from Swift).

@@ -70,6 +70,8 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
     private let notice: @Sendable (ExporterNotice) -> Void
     private let clock: @Sendable () -> Int64
     private let state: Mutex<State>
+    /// Called (outside the lock) whenever an export makes more deliveries acknowledgeable.
+    private let settled = Mutex<(@Sendable () -> Void)?>(nil)
 
     private struct Batch {
         enum Status { case inFlight, done, abandoned }
@@ -125,6 +127,13 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
             state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false
         }
         if due { flush() }
+    }
+
+    /// `body` runs whenever a finished export makes more deliveries acknowledgeable (`takeAckable()` then has one),
+    /// so the acknowledgement need not wait for the next delivery or tick: with the prefetch window full, nothing
+    /// else would come for up to half a second.
+    public func onSettled(_ body: @escaping @Sendable () -> Void) {
+        settled.withLock { $0 = body }
     }
 
     /// The highest delivery whose spans, and every earlier delivery's, are settled; nil when nothing new.
@@ -190,20 +199,26 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
     }
 
     private func finish(_ id: Int, status: Batch.Status) {
-        let more = state.withLock { state -> Bool in
+        let (more, newlyAckable) = state.withLock { state -> (Bool, Bool) in
             if let index = state.batches.firstIndex(where: { $0.id == id }) { state.batches[index].status = status }
             state.tasks[id] = nil
             state.counters.batchesInFlight = state.tasks.count
             // Acknowledge in order: up to the first batch still in flight or abandoned.
+            var newlyAckable = false
             while let first = state.batches.first, first.status == .done {
-                if let tag = first.lastTag { state.ackable = tag }
+                if let tag = first.lastTag {
+                    state.ackable = tag
+                    newlyAckable = true
+                }
                 state.batches.removeFirst()
             }
-            return !state.buffer.isEmpty
+            let more = !state.buffer.isEmpty
                 && (state.buffer.count >= policy.maxBatchSpans || state.bufferDeliveries >= policy.maxBatchDeliveries
                     || state.deadline != nil
                     || (state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false))
+            return (more, newlyAckable)
         }
+        if newlyAckable, let settled = settled.withLock({ $0 }) { settled() }
         if more { flush() }
     }
 

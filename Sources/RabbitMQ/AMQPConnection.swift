@@ -196,6 +196,13 @@ public final class AMQPConnection {
         guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "basic.ack \(tag)") }
     }
 
+    /// Waits up to `timeoutMilliseconds` for input on the socket unless some is already buffered, or until
+    /// `wakeFD` is signalled (`BrokerSource` signals it when an acknowledgement is due).
+    public func waitForInput(wakeFD: Int32, timeoutMilliseconds: Int32) {
+        if tb_has_buffered_input(state) != 0 { return }
+        _ = tb_wait_input(state, wakeFD, timeoutMilliseconds)
+    }
+
     /// Waits up to `timeoutMilliseconds` for the next delivery or broker notice.
     public func next(timeoutMilliseconds: Int32) throws(AMQPError) -> Incoming {
         amqp_maybe_release_buffers(state)
@@ -283,7 +290,13 @@ public final class AMQPConnection {
     }
 
     static func string(_ bytes: amqp_bytes_t) -> String {
-        String(decoding: Self.bytes(bytes), as: UTF8.self)
+        String(decoding: buffer(bytes), as: UTF8.self)
+    }
+
+    /// rabbitmq-c's bytes in place, valid until the frame is released.
+    static func buffer(_ bytes: amqp_bytes_t) -> UnsafeBufferPointer<UInt8> {
+        guard bytes.len > 0, let base = bytes.bytes else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.len)
     }
 
     static func bytes(_ bytes: amqp_bytes_t) -> [UInt8] {

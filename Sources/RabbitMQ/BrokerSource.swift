@@ -1,3 +1,4 @@
+import CRabbitMQ
 import Foundation
 import Synchronization
 import TraceCore
@@ -51,8 +52,9 @@ public struct ReconnectPolicy: Sendable, Equatable {
 
 /// Consumes our queue on a dedicated thread and reports to the async world through `events`.
 ///
-/// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and polls it every 100 ms, which also
-/// services heartbeats. Other threads talk to it only through `control` (acks, stop requests). `events` is an
+/// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and waits on its socket at most 100 ms
+/// at a time, which also services heartbeats. Other threads talk to it only through `control` (acks, stop
+/// requests), and wake it through an eventfd so an acknowledgement goes out at once rather than at the next poll. `events` is an
 /// unbounded stream, but bounded in practice by `basic.qos` prefetch: the broker sends at most `prefetch`
 /// unacknowledged messages, and nothing is acknowledged before the agent has handled it.
 public final class BrokerSource: Sendable {
@@ -62,23 +64,36 @@ public final class BrokerSource: Sendable {
     public let events: AsyncStream<SourceEvent>
     private let continuation: AsyncStream<SourceEvent>.Continuation
     private let control = Mutex(Control())
+    /// Signalled by `acknowledge`, `stopConsuming` and `close`; the AMQP thread waits on it beside the socket.
+    private let wakeFD: Int32
 
     private struct Control {
         var generation: UInt64 = 0
         /// Highest tag the agent is done with, per the current generation; acked with `multiple`.
         var pendingAck: DeliveryTag?
+        /// Highest tag acknowledged (or about to be) on the current connection: a tag at or below it is never acked
+        /// again (the broker closes the channel on an unknown delivery tag).
+        var acknowledged: DeliveryTag?
         var stopConsuming = false
         var closing = false
     }
 
     /// The most deliveries one `.deliveries` event carries.
     public static let maximumBatch = 256
+    /// How long a batch may wait for more deliveries after its first. The agent wakes once per batch, which at a
+    /// steady few thousand messages a second costs more than the messages; spans wait seconds for export anyway.
+    public static let batchWindowMilliseconds: Int64 = 5
 
     public init(settings: ConnectionSettings, topology: SourceTopology, reconnect: ReconnectPolicy = ReconnectPolicy()) {
         self.settings = settings
         self.topology = topology
         self.reconnect = reconnect
         (events, continuation) = AsyncStream.makeStream(of: SourceEvent.self)
+        wakeFD = tb_wake_fd()
+    }
+
+    deinit {
+        if wakeFD >= 0 { Glibc.close(wakeFD) }
     }
 
     public func start() {
@@ -89,15 +104,24 @@ public final class BrokerSource: Sendable {
 
     /// Everything up to `tag` (on its connection) is handled: the broker may forget it.
     public func acknowledge(upTo tag: DeliveryTag) {
-        control.withLock { control in
-            guard tag.generation == control.generation else { return }
-            if control.pendingAck.map({ $0 < tag }) ?? true { control.pendingAck = tag }
+        let due = control.withLock { control -> Bool in
+            guard tag.generation == control.generation, control.acknowledged.map({ $0 < tag }) ?? true else {
+                return false
+            }
+            control.pendingAck = tag
+            control.acknowledged = tag
+            return true
         }
+        if due { tb_wake(wakeFD) }
     }
+
+    /// The highest delivery acknowledged on the current connection (nil before the first, and after a reconnect).
+    public var acknowledged: DeliveryTag? { control.withLock { $0.acknowledged } }
 
     /// Stops new deliveries (basic.cancel); `.stopped` follows the last one.
     public func stopConsuming() {
         control.withLock { $0.stopConsuming = true }
+        tb_wake(wakeFD)
     }
 
     /// Sends the last acknowledgement, closes the connection and finishes `events`.
@@ -106,6 +130,7 @@ public final class BrokerSource: Sendable {
             $0.stopConsuming = true
             $0.closing = true
         }
+        tb_wake(wakeFD)
     }
 
     // MARK: The connection thread
@@ -142,6 +167,7 @@ public final class BrokerSource: Sendable {
             let generation = control.withLock { control in
                 control.generation += 1
                 control.pendingAck = nil
+                control.acknowledged = nil
                 return control.generation
             }
             continuation.yield(.connected(generation: generation, bindings: topology.bindings))
@@ -176,8 +202,6 @@ public final class BrokerSource: Sendable {
     ) throws(AMQPError) {
         var cancelled = false
         var stoppedReported = false
-        var lastDelivered: UInt64 = 0
-        var lastAcked: UInt64 = 0
         while true {
             let (ack, stop, closing) = control.withLock { control -> (DeliveryTag?, Bool, Bool) in
                 let ack = control.pendingAck
@@ -186,26 +210,34 @@ public final class BrokerSource: Sendable {
             }
             if let ack, ack.generation == generation {
                 try connection.ack(ack.tag, multiple: true)
-                lastAcked = ack.tag
             }
             if closing { return }
             if stop && !cancelled {
                 try connection.cancelConsumer()
                 cancelled = true
             }
-            // While deliveries wait for the agent, poll briefly so their acknowledgement goes out at once: once the
-            // prefetch window is full the broker sends nothing, and a long poll would idle the whole pipeline.
-            let timeout: Int32 = lastDelivered > lastAcked ? 2 : 100
-            var incoming = try connection.next(timeoutMilliseconds: timeout)
+            // Wait for the broker or for the agent (an acknowledgement due, a stop): once the prefetch window is
+            // full the broker sends nothing until it gets an ack, so the ack must not wait for a poll timeout.
+            connection.waitForInput(wakeFD: wakeFD, timeoutMilliseconds: 100)
+            var incoming = try connection.next(timeoutMilliseconds: 0)
             if case .delivery = incoming {
-                // Take what has already arrived too (a poll with no wait), then hand it over at once.
+                // Collect what arrives within the batch window (or a full batch), then hand it over at once.
                 var batch: [(record: FixtureRecord, tag: DeliveryTag)] = []
-                while case .delivery(let delivery) = incoming {
-                    sequence += 1
-                    lastDelivered = delivery.deliveryTag
-                    batch.append((delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
-                                  DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
-                    if batch.count == Self.maximumBatch { break }
+                let windowEnd = Self.monotonicMilliseconds() + Self.batchWindowMilliseconds
+                while true {
+                    if case .delivery(let delivery) = incoming {
+                        sequence += 1
+                        batch.append((delivery.record(seq: sequence, receivedAt: Self.now(), mode: topology.mode),
+                                      DeliveryTag(generation: generation, tag: delivery.deliveryTag)))
+                        if batch.count == Self.maximumBatch { break }
+                    } else if case .idle = incoming {
+                        // Nothing buffered: wait for more within the window, unless the agent needs the thread.
+                        let remaining = windowEnd - Self.monotonicMilliseconds()
+                        if remaining <= 0 || control.withLock({ $0.pendingAck != nil || $0.stopConsuming }) { break }
+                        connection.waitForInput(wakeFD: wakeFD, timeoutMilliseconds: Int32(remaining))
+                    } else {
+                        break  // blocked/unblocked: handled below, after the batch
+                    }
                     do {
                         incoming = try connection.next(timeoutMilliseconds: 0)
                     } catch {
@@ -214,7 +246,7 @@ public final class BrokerSource: Sendable {
                     }
                 }
                 continuation.yield(.deliveries(batch))
-                if batch.count == Self.maximumBatch { incoming = .idle }
+                if case .delivery = incoming { incoming = .idle }
             }
             switch incoming {
             case .delivery:
@@ -244,6 +276,12 @@ public final class BrokerSource: Sendable {
 
     static func sleep(milliseconds: Int64) {
         usleep(useconds_t(milliseconds * 1000))
+    }
+
+    static func monotonicMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
     /// Wall-clock Unix nanoseconds: the event time of live traffic (the firehose carries no timestamps).

@@ -82,8 +82,11 @@ extension AMQPValue {
         case UInt8(ascii: "D"):
             self = .decimal(Self.decimalDigits(value.decimal.value, scale: Int(value.decimal.decimals)))
         case UInt8(ascii: "S"):
-            let bytes = AMQPConnection.bytes(value.bytes)
-            if let text = String(validating: bytes, as: UTF8.self) { self = .string(text) } else { self = .bytes(bytes, tag: tag) }
+            if let text = UTF8Text.string(AMQPConnection.buffer(value.bytes)) {
+                self = .string(text)
+            } else {
+                self = .bytes(AMQPConnection.bytes(value.bytes), tag: tag)
+            }
         case UInt8(ascii: "x"): self = .bytes(AMQPConnection.bytes(value.bytes), tag: tag)
         case UInt8(ascii: "T"): self = .timestamp(Int64(truncatingIfNeeded: value.u64))
         case UInt8(ascii: "F"):

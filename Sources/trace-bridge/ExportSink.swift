@@ -9,6 +9,8 @@ protocol RunSink: AnyObject {
     func accept(_ spans: [Span], from tag: DeliveryTag?, now: Int64)
     func tick(now: Int64)
     func takeAckable() -> DeliveryTag?
+    /// `acknowledge` gets what becomes acknowledgeable later, outside `accept` and `tick` (an export finishing).
+    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void)
     /// Writes or exports what is buffered, waiting at most `grace`.
     func finish(grace: Duration) async
     var summary: [String: String] { get }
@@ -16,6 +18,9 @@ protocol RunSink: AnyObject {
 
 extension LiveSpanSink: RunSink {
     func finish(grace: Duration) async { flushAll() }
+
+    /// Writing is synchronous: what `accept` and `tick` write is acknowledgeable right after them.
+    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void) {}
 
     var summary: [String: String] { ["spans_written": "\(spansWritten)"] }
 }
@@ -41,6 +46,12 @@ final class ExportSink: RunSink {
     func tick(now: Int64) { exporter.tick() }
 
     func takeAckable() -> DeliveryTag? { exporter.takeAckable() }
+
+    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void) {
+        exporter.onSettled { [exporter] in
+            if let tag = exporter.takeAckable() { acknowledge(tag) }
+        }
+    }
 
     func finish(grace: Duration) async { await exporter.shutdown(within: grace) }
 

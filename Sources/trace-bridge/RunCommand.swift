@@ -168,16 +168,13 @@ struct AgentService: Service {
         var hinted = false
         var reconnects = 0
         var lastReceived: DeliveryTag?
-        var lastAcked: DeliveryTag?
         func acknowledge() {
-            if let ack = sink.takeAckable() {
-                source.acknowledge(upTo: ack)
-                lastAcked = ack
-            }
+            if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
         }
+        sink.onAckable { [source] tag in source.acknowledge(upTo: tag) }
         func syncMetrics() {
             let inUse = lastReceived.map { received in
-                Int(received.tag) - Int(lastAcked.flatMap { $0.generation == received.generation ? $0.tag : nil } ?? 0)
+                Int(received.tag) - Int(source.acknowledged.flatMap { $0.generation == received.generation ? $0.tag : nil } ?? 0)
             } ?? 0
             metrics.sync(pipeline: pipeline, export: (sink as? ExportSink)?.exporter.counters, prefetchInUse: inUse,
                          reconnects: reconnects, connected: connectedAt > 0)

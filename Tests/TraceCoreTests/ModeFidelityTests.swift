@@ -210,4 +210,39 @@ struct ModeFidelityTests {
             #expect(SourceVisibility.topicMatches(pattern, key) == expected, "\(pattern) ~ \(key)")
         }
     }
+
+    @Test("the byte-level matcher agrees with a word-table reference on random patterns and keys")
+    func topicMatchingAgreesWithReference() {
+        var generator = SystemRandomNumberGenerator()
+        let patternWords = ["#", "*", "a", "b", "", "ab"]
+        let keyWords = ["a", "b", "", "ab", "#", "*"]
+        func random(_ words: [String]) -> String {
+            (0..<Int.random(in: 1...5, using: &generator)).map { _ in words.randomElement(using: &generator)! }
+                .joined(separator: ".")
+        }
+        for _ in 0..<20_000 {
+            let pattern = random(patternWords), key = random(keyWords)
+            #expect(SourceVisibility.topicMatches(pattern, key) == Self.referenceMatch(pattern, key), "\(pattern) ~ \(key)")
+        }
+    }
+
+    /// Dynamic programming over whole words: obviously right, slow (the matcher's previous implementation).
+    static func referenceMatch(_ pattern: String, _ key: String) -> Bool {
+        let patternWords = pattern.split(separator: ".", omittingEmptySubsequences: false)
+        let keyWords = key.split(separator: ".", omittingEmptySubsequences: false)
+        var next = [Bool](repeating: false, count: keyWords.count + 1)
+        next[keyWords.count] = true
+        for i in stride(from: patternWords.count - 1, through: 0, by: -1) {
+            var current = [Bool](repeating: false, count: keyWords.count + 1)
+            for j in stride(from: keyWords.count, through: 0, by: -1) {
+                if patternWords[i] == "#" {
+                    current[j] = next[j] || (j < keyWords.count && current[j + 1])
+                } else if j < keyWords.count, patternWords[i] == "*" || patternWords[i] == keyWords[j] {
+                    current[j] = next[j + 1]
+                }
+            }
+            next = current
+        }
+        return next[0]
+    }
 }

@@ -62,25 +62,65 @@ public struct SourceVisibility: Sendable, Equatable {
 
     /// AMQP topic matching: words separated by `.`, `*` matches exactly one word, `#` zero or more. Words may be
     /// empty (`publish.` is the words `publish` and ``).
+    ///
+    /// Synthesis asks this for every routed queue of every publish, so it walks the UTF-8 bytes in place: glob
+    /// matching over words, backtracking only to the last `#` (enough when `#` matches any run of words and `*`
+    /// exactly one), with no allocation.
     public static func topicMatches(_ pattern: String, _ key: String) -> Bool {
-        let patternWords = pattern.split(separator: ".", omittingEmptySubsequences: false)
-        let keyWords = key.split(separator: ".", omittingEmptySubsequences: false)
-        // matches[i][j]: pattern words from i match key words from j. Iterative to stay linear in stack depth.
-        var next = [Bool](repeating: false, count: keyWords.count + 1)
-        next[keyWords.count] = true
-        for i in stride(from: patternWords.count - 1, through: 0, by: -1) {
-            var current = [Bool](repeating: false, count: keyWords.count + 1)
-            let word = patternWords[i]
-            for j in stride(from: keyWords.count, through: 0, by: -1) {
-                if word == "#" {
-                    current[j] = next[j] || (j < keyWords.count && current[j + 1])
-                } else if j < keyWords.count, word == "*" || word == keyWords[j] {
-                    current[j] = next[j + 1]
+        var pattern = pattern
+        var key = key
+        return pattern.withUTF8 { pattern in key.withUTF8 { key in matches(pattern, key) } }
+    }
+
+    /// A word of `bytes` starting at `start` (a word start, or `bytes.count + 1` past the last word): its end, and
+    /// where the next word starts.
+    @inline(__always)
+    private static func word(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (end: Int, next: Int) {
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: ".") { end += 1 }
+        return (end, end + 1)
+    }
+
+    private static func matches(_ pattern: UnsafeBufferPointer<UInt8>, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let patternEnd = pattern.count + 1
+        let keyEnd = key.count + 1
+        func equal(_ p: Int, _ pEnd: Int, _ k: Int, _ kEnd: Int) -> Bool {
+            guard pEnd - p == kEnd - k else { return false }
+            for offset in 0..<(pEnd - p) where pattern[p + offset] != key[k + offset] { return false }
+            return true
+        }
+        func isHash(_ p: Int, _ pEnd: Int) -> Bool { pEnd - p == 1 && pattern[p] == UInt8(ascii: "#") }
+        var p = 0
+        var k = 0
+        var lastHash: (pattern: Int, key: Int)? = nil
+        while k < keyEnd {
+            if p < patternEnd {
+                let (pWordEnd, pNext) = word(pattern, at: p)
+                let (kWordEnd, kNext) = word(key, at: k)
+                if isHash(p, pWordEnd) {
+                    lastHash = (p, k)  // first try: `#` matches no word
+                    p = pNext
+                    continue
+                }
+                if (pWordEnd - p == 1 && pattern[p] == UInt8(ascii: "*")) || equal(p, pWordEnd, k, kWordEnd) {
+                    p = pNext
+                    k = kNext
+                    continue
                 }
             }
-            next = current
+            // Mismatch: let the last `#` swallow one more key word, or fail.
+            guard let hash = lastHash else { return false }
+            let swallowed = word(key, at: hash.key).next
+            lastHash = (hash.pattern, swallowed)
+            p = word(pattern, at: hash.pattern).next
+            k = swallowed
         }
-        return next[0]
+        while p < patternEnd {
+            let (pWordEnd, pNext) = word(pattern, at: p)
+            guard isHash(p, pWordEnd) else { return false }
+            p = pNext
+        }
+        return true
     }
 }
 

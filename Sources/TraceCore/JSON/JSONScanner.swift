@@ -113,22 +113,15 @@ public struct JSONScanner {
     }
 
     /// The index of the first byte at or after `start` that ends a run of plain string content (`"`, `\` or a
-    /// control byte), or `count`. Eight bytes per step: each test below flags a byte's top bit where it holds, and the
-    /// lowest flag is exact (borrows only ever flag bytes above a real match).
+    /// control byte), or `count`. Eight bytes per step (`plainBytes`).
     @inline(__always)
     func endOfPlainRun(from start: Int) -> Int {
         var index = start
         if let base = buffer.baseAddress {
             let raw = UnsafeRawPointer(base)
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let high: UInt64 = 0x8080_8080_8080_8080
             while index + 8 <= count {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                let quote = word ^ (ones &* 0x22)
-                let backslash = word ^ (ones &* 0x5C)
-                let flags = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word)
-                    & high
-                if flags != 0 { return index + flags.trailingZeroBitCount >> 3 }
+                let plain = Self.plainBytes(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+                if plain < 8 { return index + plain }
                 index += 8
             }
         }
@@ -138,6 +131,19 @@ public struct JSONScanner {
             index += 1
         }
         return count
+    }
+
+    /// How many of the eight bytes of `word` (first byte lowest) come before the first `"`, `\` or control byte:
+    /// 8 when none does. Each test flags a byte's top bit where it holds, and the lowest flag is exact (borrows only
+    /// ever flag bytes above a real match).
+    @inline(__always)
+    static func plainBytes(_ word: UInt64) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let flags = ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word)
+            & 0x8080_8080_8080_8080
+        return flags.trailingZeroBitCount >> 3
     }
 
     // MARK: Objects
@@ -180,16 +186,15 @@ public struct JSONScanner {
         }
         offset = start - 1
         let unescaped = try readStringBytes()
-        guard String(validating: unescaped, as: UTF8.self) != nil else { throw error(.invalidUTF8) }
+        guard unescaped.withUnsafeBufferPointer(Self.string) != nil else { throw error(.invalidUTF8) }
         return JSONKey(raw: UnsafeBufferPointer(start: nil, count: 0), unescaped: unescaped)
     }
 
     @inline(__always)
-    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var combined: UInt8 = 0
-        for byte in bytes { combined |= byte }
-        return combined < 0x80
-    }
+    static func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? { UTF8Text.string(bytes) }
+
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { UTF8Text.isASCII(bytes) }
 
     /// True (and consumed) when the value at the cursor is `null`.
     public mutating func readNull() throws(JSONError) -> Bool {
@@ -206,14 +211,15 @@ public struct JSONScanner {
         let start = offset
         let end = endOfPlainRun(from: start)
         if end < count, buffer[end] == UInt8(ascii: "\"") {
-            guard let string = String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self)
-            else { throw error(.invalidUTF8) }
+            guard let string = Self.string(UnsafeBufferPointer(rebasing: buffer[start..<end])) else {
+                throw error(.invalidUTF8)
+            }
             offset = end + 1
             return string
         }
         offset = start - 1
         let raw = try readStringBytes()
-        guard let string = String(validating: raw, as: UTF8.self) else { throw error(.invalidUTF8) }
+        guard let string = raw.withUnsafeBufferPointer(Self.string) else { throw error(.invalidUTF8) }
         return string
     }
 
