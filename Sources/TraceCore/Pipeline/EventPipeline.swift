@@ -50,7 +50,7 @@ public struct EventPipeline {
 
     /// Processes one bus event.
     public mutating func process(event: BusEvent, location: String) -> [Span] {
-        stats.events[event.kind.rawValue, default: 0] += 1
+        stats.count(event.kind)
         let message: OsloMessage
         do {
             message = try OsloDecoder.decode(event.body)
@@ -58,7 +58,7 @@ public struct EventPipeline {
             stats.skip("oslo_\(error.reason)", example: "\(location): \(error.detail)")
             return synthesizer.advance(to: event.time)
         }
-        stats.messageKinds[message.kind.rawValue, default: 0] += 1
+        stats.count(message.kind)
         return synthesizer.process(event, message)
     }
 
@@ -77,10 +77,36 @@ public struct EventPipeline {
 public struct PipelineStats: Sendable, Equatable {
     public var linesRead = 0
     public var messages = 0
-    /// Bus events by kind (`publish`, `deliver`).
-    public var events: [String: Int] = [:]
-    /// Decoded oslo.messaging messages by kind (`request`, `reply`, `notification`).
-    public var messageKinds: [String: Int] = [:]
+    /// Bus events by kind (`publish`, `deliver`), only kinds that occurred.
+    public var events: [String: Int] {
+        [BusEvent.Kind.publish: publishes, .deliver: deliveries].reduce(into: [:]) { byName, entry in
+            if entry.value > 0 { byName[entry.key.rawValue] = entry.value }
+        }
+    }
+    /// Decoded oslo.messaging messages by kind (`request`, `reply`, `notification`), only kinds that occurred.
+    public var messageKinds: [String: Int] {
+        [OsloMessage.Kind.request: requests, .reply: replies, .notification: notifications].reduce(into: [:]) {
+            byName, entry in
+            if entry.value > 0 { byName[entry.key.rawValue] = entry.value }
+        }
+    }
+    // Counted per message in plain fields, not in dictionaries keyed by name (a hash per increment).
+    private var publishes = 0, deliveries = 0, requests = 0, replies = 0, notifications = 0
+
+    mutating func count(_ kind: BusEvent.Kind) {
+        switch kind {
+        case .publish: publishes += 1
+        case .deliver: deliveries += 1
+        }
+    }
+
+    mutating func count(_ kind: OsloMessage.Kind) {
+        switch kind {
+        case .request: requests += 1
+        case .reply: replies += 1
+        case .notification: notifications += 1
+        }
+    }
     /// Inputs skipped, by reason (`fixture_invalid_json`, `oslo_not_oslo`, ...).
     public var skipped: [String: Int] = [:]
     /// The first example of each skip reason, so each is reported once, not once per message.

@@ -23,8 +23,19 @@ public struct TraceID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// From a UUID in any of its usual spellings (`req-` prefix, dashes, upper case): its 16 bytes.
     public init?(uuid text: some StringProtocol) {
-        guard let bytes = uuidBytes(text) else { return nil }
-        self.init(bytes: bytes)
+        // Once or more per message (request IDs): the hex digits go straight into the two halves.
+        var utf8 = Substring(text).utf8[...]
+        if utf8.starts(with: "req-".utf8) { utf8 = utf8.dropFirst(4) }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var digits = 0
+        for byte in utf8 where byte != UInt8(ascii: "-") {
+            guard let value = hexValue(byte), digits < 32 else { return nil }
+            if digits < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+            digits += 1
+        }
+        guard digits == 32 else { return nil }
+        self.init(high: high, low: low)
     }
 
     public var isZero: Bool { high == 0 && low == 0 }
@@ -75,16 +86,25 @@ public enum SpanIDScheme {
     public static let zeroReplacement = SpanID(0x7472_6163_6562_7264)  // "tracebrd"
 
     public static func spanID(role: Role, identity: String, queue: String? = nil) -> SpanID {
-        var input = Array(role.rawValue.utf8)
-        input.append(0x1F)
-        input.append(contentsOf: identity.utf8)
+        // Several per message: the pieces go to the hash in place, and the ID is read off the digest directly.
+        var hasher = SHA256()
+        update(&hasher, role.rawValue)
+        update(&hasher, separator)
+        update(&hasher, identity)
         if let queue {
-            input.append(0x1F)
-            input.append(contentsOf: queue.utf8)
+            update(&hasher, separator)
+            update(&hasher, queue)
         }
-        let digest = SHA256.hash(data: input)
-        let id = SpanID(bytes: Array(digest).prefix(8))
+        let id = SpanID(hasher.finalize().withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) })
         return id.isZero ? zeroReplacement : id
+    }
+
+    private static let separator = "\u{1F}"
+
+    @inline(__always)
+    private static func update(_ hasher: inout SHA256, _ text: String) {
+        var text = text
+        text.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
     }
 
     /// The identity of a message without `_unique_id` or `message_id`: hex SHA-256 of exchange 0x1F routing key
@@ -99,8 +119,14 @@ public enum SpanIDScheme {
     /// The trace ID of a message that carries no trace context and no request ID: the first 16 bytes of
     /// SHA-256("trace" 0x1F identity).
     public static func traceID(identity: String) -> TraceID {
-        let digest = SHA256.hash(data: Array("trace".utf8) + [0x1F] + Array(identity.utf8))
-        let id = TraceID(bytes: Array(digest).prefix(16))
+        var hasher = SHA256()
+        update(&hasher, "trace")
+        update(&hasher, separator)
+        update(&hasher, identity)
+        let id = hasher.finalize().withUnsafeBytes { digest in
+            TraceID(high: UInt64(bigEndian: digest.loadUnaligned(as: UInt64.self)),
+                    low: UInt64(bigEndian: digest.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
         return id.isZero ? TraceID(high: 0, low: zeroReplacement.value) : id
     }
 }

@@ -58,14 +58,14 @@ public struct SpanSynthesizer {
         case (.deliver, .reply):
             replyDelivered(event, message, into: &spans)
         }
-        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        for span in spans { counters.countSpan(span.kind) }
         return spans
     }
 
     /// Moves event time forward: calls whose deadline passed close as timed out, stale correlation state leaves.
     public mutating func advance(to now: Int64) -> [Span] {
         let spans = expire(now: now)
-        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        for span in spans { counters.countSpan(span.kind) }
         return spans
     }
 
@@ -102,7 +102,7 @@ public struct SpanSynthesizer {
         }
         nextDeadline = .max
         spans.sort { ($0.startTime, $0.spanID.value) < ($1.startTime, $1.spanID.value) }
-        for span in spans { counters.spansByKind[span.kind.name, default: 0] += 1 }
+        for span in spans { counters.countSpan(span.kind) }
         return spans
     }
 

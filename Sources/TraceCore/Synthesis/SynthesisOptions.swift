@@ -48,7 +48,18 @@ public struct SynthesisOptions: Sendable, Equatable {
 
 /// What the synthesizer did, for the summary and the metrics endpoint. Keys of the dictionaries are stable labels.
 public struct SynthesisCounters: Sendable, Equatable {
-    public var spansByKind: [String: Int] = [:]
+    /// Spans by kind name (`PRODUCER`, ...), only kinds that occurred. Counted in fixed slots: this runs per span,
+    /// and a dictionary keyed by name hashed the name every time.
+    public var spansByKind: [String: Int] {
+        var byName: [String: Int] = [:]
+        for kind in [Span.Kind.internal, .server, .client, .producer, .consumer] where spanSlots[kind.rawValue] > 0 {
+            byName[kind.name] = spanSlots[kind.rawValue]
+        }
+        return byName
+    }
+    private var spanSlots = [Int](repeating: 0, count: 6)
+
+    mutating func countSpan(_ kind: Span.Kind) { spanSlots[kind.rawValue] += 1 }
     /// Events that produced no span, by reason (`duplicate_delivery`, `reply_to_unknown_call`, `own_queue`, ...).
     public var skipped: [String: Int] = [:]
     /// Correlation entries dropped for size or age, by table.
@@ -60,5 +71,5 @@ public struct SynthesisCounters: Sendable, Equatable {
 
     public init() {}
 
-    public var spans: Int { spansByKind.values.reduce(0, +) }
+    public var spans: Int { spanSlots.reduce(0, +) }
 }
