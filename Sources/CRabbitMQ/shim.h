@@ -126,6 +126,15 @@ static inline int tb_wait_input(amqp_connection_state_t state, int wake_fd, int 
     return (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
 }
 
+/// Waits up to `timeout_ms` for `wake_fd` alone (the socket may fill meanwhile); drains it.
+static inline void tb_wait_wake(int wake_fd, int timeout_ms) {
+    struct pollfd fd = {wake_fd, POLLIN, 0};
+    if (poll(&fd, 1, timeout_ms) > 0 && (fd.revents & POLLIN)) {
+        uint64_t value;
+        (void)read(wake_fd, &value, sizeof value);
+    }
+}
+
 /// A non-blocking eventfd for waking the AMQP thread (-1 on failure).
 static inline int tb_wake_fd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
