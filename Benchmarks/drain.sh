@@ -2,7 +2,7 @@
 # The live drain benchmark: how fast `trace-bridge run` drains a backlog of firehose messages from its queue, next to
 # a minimal C consumer on the same librabbitmq, against the same broker in the same run (Benchmarks/RESULTS.md).
 #
-#   Benchmarks/drain.sh            COUNT=50000 RUNS=3 by default
+#   Benchmarks/drain.sh            COUNT=50000 RUNS=3 AGENT_PREFETCH=1000 by default (RESULTS.md: RUNS=5)
 #
 # For each run and contender, interleaved (C, agent, C, agent, ...): fill a fresh queue with COUNT messages
 # (fill_backlog.py), start the consumer and time it from process start until every message is acknowledged
@@ -34,7 +34,7 @@ for run in $(seq 1 "$RUNS"); do
         sleep 1   # let the broker settle after the fill
         case $contender in
             c) command=("$OUT/consumer" "$URL" "$queue" "$COUNT"); stop= ;;
-            agent) command=("$agent" run --amqp-url "$URL" --queue "$queue" --bind tb-bench:# --prefetch 1000
+            agent) command=("$agent" run --amqp-url "$URL" --queue "$queue" --bind tb-bench:# --prefetch ${AGENT_PREFETCH:-1000}
                             --otlp-protocol http/protobuf --otlp-endpoint "http://127.0.0.1:$port"); stop=--stop ;;
         esac
         before=$(received_spans)
