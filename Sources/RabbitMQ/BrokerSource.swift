@@ -18,8 +18,8 @@ public struct DeliveryTag: Sendable, Hashable, Comparable {
 public enum SourceEvent: Sendable {
     /// Connected, queue declared and bound, consuming. `generation` counts connections.
     case connected(generation: UInt64, bindings: [QueueBinding])
-    /// Messages from our queue in arrival order, each received at `record.capturedAt`: whatever had already arrived
-    /// when the first was read (at most `BrokerSource.maximumBatch`), so the agent wakes once per batch, not per message.
+    /// Messages from our queue in arrival order, each received at `record.capturedAt`: what arrived within
+    /// `BrokerSource.batchWindowMilliseconds` of the first (at most `maximumBatch`), so the agent wakes once per batch.
     case deliveries([(record: FixtureRecord, tag: DeliveryTag)])
     /// The connection failed or could not be made; the source retries after `retryIn`.
     case disconnected(AMQPError, retryIn: Duration)
@@ -54,9 +54,9 @@ public struct ReconnectPolicy: Sendable, Equatable {
 ///
 /// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and waits on its socket at most 100 ms
 /// at a time, which also services heartbeats. Other threads talk to it only through `control` (acks, stop
-/// requests), and wake it through an eventfd so an acknowledgement goes out at once rather than at the next poll. `events` is an
-/// unbounded stream, but bounded in practice by `basic.qos` prefetch: the broker sends at most `prefetch`
-/// unacknowledged messages, and nothing is acknowledged before the agent has handled it.
+/// requests), and wake it through an eventfd, so an acknowledgement goes out at once rather than at the next poll.
+/// `events` is an unbounded stream, but bounded in practice by `basic.qos` prefetch: the broker sends at most
+/// `prefetch` unacknowledged messages, and nothing is acknowledged before the agent has handled it.
 public final class BrokerSource: Sendable {
     public let settings: ConnectionSettings
     public let topology: SourceTopology

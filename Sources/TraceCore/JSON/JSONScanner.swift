@@ -357,27 +357,6 @@ public struct JSONScanner {
         return String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 
-    /// Reads a number token that must be an integer in Int64's range (a timestamp, a counter); anything else fails
-    /// with `.invalidNumber` after consuming the token.
-    public mutating func readInt64() throws(JSONError) -> Int64 {
-        let range = try readNumberRange()
-        var index = range.lowerBound
-        let negative = buffer[index] == UInt8(ascii: "-")
-        if negative { index += 1 }
-        var value: Int64 = 0
-        while index < range.upperBound {
-            let byte = buffer[index]
-            guard isDigit(byte) else { throw JSONError(code: .invalidNumber, offset: index) }
-            let digit = Int64(byte - UInt8(ascii: "0"))
-            let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (next, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
-            guard !overflow1, !overflow2 else { throw JSONError(code: .invalidNumber, offset: index) }
-            value = next
-            index += 1
-        }
-        return value
-    }
-
     private mutating func readNumberRange() throws(JSONError) -> Range<Int> {
         skipWhitespace()
         let start = offset

@@ -8,8 +8,6 @@ public enum UTF8Text {
         isASCII(bytes) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
     }
 
-    public static func string(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer(string) }
-
     @inline(__always)
     public static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var combined: UInt8 = 0
