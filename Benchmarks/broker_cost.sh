@@ -45,10 +45,8 @@ OUT=.build-bench                      # gitignored (.build*/)
 PY=.venv-scenario/bin/python          # py-amqp
 RESULTS=$OUT/broker-cost.jsonl
 
-# rabbitmqctl for the private node, with its cookie and epmd.
-rabbitmqctl() { tools/broker.sh ctl -q "$@"; }
+. Benchmarks/broker_vhost.sh   # rabbitmqctl, start_broker_vhost, started_broker, broker_pid
 
-started_broker=false
 helper=
 cleanup() {
     # The helper stops its own children (publisher, consumers) when it gets SIGTERM.
@@ -69,14 +67,7 @@ echo "broker_cost: building the C publisher and consumer" >&2
 cc -O2 -Wall Benchmarks/c-consumer/consumer.c -lrabbitmq -o "$OUT/consumer"
 cc -O2 -Wall Benchmarks/c-consumer/publisher.c -lrabbitmq -o "$OUT/publisher"
 
-if ! tools/broker.sh status >/dev/null 2>&1; then
-    tools/broker.sh start >/dev/null
-    started_broker=true
-fi
-broker_pid=$(cat "${TB_BROKER_DIR:-.broker}/node.pid")
-rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true   # left over by an interrupted run
-rabbitmqctl add_vhost "$VHOST" >/dev/null
-rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
+start_broker_vhost "$VHOST"
 
 : >"$RESULTS"
 # In the background, so that the cleanup can stop it (and through it, its children) on an interrupt.

@@ -10,10 +10,8 @@ URL="amqp://guest:guest@127.0.0.1:${TB_AMQP_PORT:-5682}/$VHOST"
 OUT=.build-bench                      # gitignored (.build*/)
 PY=.venv-scenario/bin/python          # py-amqp
 
-# rabbitmqctl for the private node, with its cookie and epmd.
-rabbitmqctl() { tools/broker.sh ctl -q "$@"; }
+. Benchmarks/broker_vhost.sh   # rabbitmqctl, start_broker_vhost, started_broker, broker_pid
 
-started_broker=false
 receiver=
 cleanup() {
     if [ -n "$receiver" ]; then kill "$receiver" 2>/dev/null || true; fi
@@ -24,14 +22,7 @@ trap cleanup EXIT
 
 t0=$SECONDS
 mkdir -p "$OUT"
-if ! tools/broker.sh status >/dev/null 2>&1; then
-    tools/broker.sh start >/dev/null
-    started_broker=true
-fi
-broker_pid=$(cat "${TB_BROKER_DIR:-.broker}/node.pid")
-rabbitmqctl delete_vhost "$VHOST" >/dev/null 2>&1 || true   # left over by an interrupted run
-rabbitmqctl add_vhost "$VHOST" >/dev/null
-rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
+start_broker_vhost "$VHOST"
 
 echo "building the C consumer and trace-bridge (release; the first build takes minutes)" >&2
 cc -O2 -Wall Benchmarks/c-consumer/consumer.c -lrabbitmq -o "$OUT/consumer"
