@@ -139,7 +139,8 @@ public struct SpanSynthesizer {
 
         let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
         let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
-        let consumerParent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
+        let consumerParent = Self.consumerParent(
+            of: message, event: event, identity: identity, options: options, sendID: producerID)
 
         // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
         let common = commonAttributes(message, event: event, identity: identity, target: target)
@@ -281,7 +282,9 @@ public struct SpanSynthesizer {
             TraceContext(traceID: $0.traceID, parent: $0.consumerParent, parentIsRemote: true, traceState: $0.traceState,
                          strong: $0.strong, fromSender: false)
         } ?? traceContext(of: message, event: event, identity: identity, cause: nil)
-        let parent = Self.consumerParent(of: message, event: event, identity: identity, options: options)
+        // Derived from the message alone, so the publish's record, when there is one, already holds it.
+        let parent = published?.consumerParent
+            ?? Self.consumerParent(of: message, event: event, identity: identity, options: options)
         let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue)
 
         let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
@@ -554,16 +557,16 @@ extension SpanSynthesizer {
 
     /// The parent of every consumer span of a message, derived from the message alone so that an agent that did
     /// not see the publish (hypervisor role) agrees: our PRODUCER span, or the sender's own span when we do not
-    /// emit a PRODUCER beside it.
-    static func consumerParent(of message: OsloMessage, event: BusEvent, identity: String, options: SynthesisOptions)
-        -> SpanID
-    {
+    /// emit a PRODUCER beside it. `sendID`, when the caller has it, is the message's send span ID (a hash saved).
+    static func consumerParent(
+        of message: OsloMessage, event: BusEvent, identity: String, options: SynthesisOptions, sendID: SpanID? = nil
+    ) -> SpanID {
         if options.senderTraced == .complement, message.context.traceParent != nil,
             let (traceParent, _) = senderTraceParent(message, event: event)
         {
             return traceParent.parentID
         }
-        return SpanIDScheme.spanID(role: .send, identity: identity)
+        return sendID ?? SpanIDScheme.spanID(role: .send, identity: identity)
     }
 
     /// `_unique_id`, else the notification's `message_id`, else a hash of exchange, routing key and body.
