@@ -32,14 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import amqp  # noqa: E402
 import fill_backlog  # noqa: E402  (the message generator and the agent's queue arguments)
 
-TICK = os.sysconf("SC_CLK_TCK")
+from measure import process_cpu  # noqa: E402  (utime + stime from /proc, as the drain measures it)
+
 EXCHANGE = "tb-bench"
-
-
-def process_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_kib(pid):
@@ -95,7 +90,7 @@ def fixed_load(args):
     messages = itertools.islice(fill_backlog.passes(fill_backlog.load_records()), total)
     sent = 0
     for routing_key, headers, body in messages:
-        # Paced in 10 ms slices: the rate holds on average and within every slice.
+        # Each message at its own due time, so the rate holds throughout, not just on average.
         due = started + sent / args.rate
         now = time.monotonic()
         if due > now:
@@ -108,7 +103,7 @@ def fixed_load(args):
         time.sleep(0.05)
     drained = time.monotonic()
     time.sleep(0.5)  # the last batches reach the consumers' acks
-    cpu1 = {"agent": process_cpu(agent.pid)}
+    agent_cpu1 = process_cpu(agent.pid)
     c.wait(timeout=30)
     # The C consumer has exited (it stops at its count): its CPU since cpu0 is its total minus what it had then.
     c_total = float(json.loads(open(f"{args.log_dir}/fixed-load.c.log").read().strip().splitlines()[-1])["cpu_s"])
@@ -118,7 +113,7 @@ def fixed_load(args):
     for queue in queues.values():
         channel.queue_delete(queue)
     connection.close()
-    agent_cpu = cpu1["agent"] - cpu0["agent"]
+    agent_cpu = agent_cpu1 - cpu0["agent"]
     c_cpu = c_total - cpu0["c"]
     result = {
         "rate": args.rate, "seconds": args.seconds, "messages": total,
