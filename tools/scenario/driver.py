@@ -28,6 +28,7 @@ import os
 import queue
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -58,6 +59,13 @@ VERSIONS = {'compute': '6.0', 'conductor': '3.0', 'scheduler': '4.2'}
 # Deliveries each kind of publish must get in this scenario.
 EXPECTED_DELIVERIES = {'cast': 1, 'call': 1, 'fanout': 2, 'notify': 1, 'reply': 1}
 DEADLINE = 55  # seconds for the whole run
+# Delivery headers worth keeping in the truth (quorum redelivery count, stream
+# offset, kombu's compression marker).
+WIRE_HEADERS = ('x-delivery-count', 'x-stream-offset', 'compression')
+# [oslo_messaging_rabbit] overrides (JSON) handed to every process of the run.
+RABBIT_OPTIONS_ENV = 'TB_SCENARIO_RABBIT_OPTIONS'
+# Set (to 1) by --no-tracing: oslo.messaging tracing off in every process.
+NO_TRACING_ENV = 'TB_SCENARIO_NO_TRACING'
 
 
 # --------------------------------------------------------------------------
@@ -70,6 +78,15 @@ def _inner(body):
     if 'oslo.message' in body:
         return json.loads(body['oslo.message'])
     return body
+
+
+def _plain_body(body, headers):
+    """The body as oslo.messaging wrote it, before kombu_compression."""
+    codec = (headers or {}).get('compression')
+    if not codec:
+        return body
+    from kombu import compression
+    return compression.decompress(body, codec)
 
 
 def _sock_label(amqp_conn):
@@ -118,9 +135,12 @@ class Recorder:
             'reply_q': m.get('_reply_q'),
             'request_id': ctx.get('request_id'),
             'global_request_id': ctx.get('global_request_id'),
+            'user_id': ctx.get('user'),  # nova's context: `_context_user`
+            'ending': m.get('ending'),  # replies: a heartbeat has False
             'traceparent': ctx.get('traceparent'), 'tracestate': ctx.get('tracestate'),
             'caused_by': getattr(self.local, 'incoming', None),
             'failure_class': failure and failure.get('class'),
+            'failure_module': failure and failure.get('module'),
             'connection': _sock_label(conn.connection.connection),
             'connection_name': conn.name,
             'published_at_ns': started_ns,  # taken before the publish: a delivery can beat its confirm
@@ -135,12 +155,15 @@ class Recorder:
         self._bump()
 
     def delivered(self, consumer, message):
-        m = _inner(message.body)
+        m = _inner(_plain_body(message.body, message.headers))
         with self.lock:
             self.deliveries.append({
                 'unique_id': m.get('_unique_id'), 'queue': consumer.queue_name,
                 'to': self.me,
                 'redelivered': bool(message.delivery_info.get('redelivered')),
+                # what quorum queues, streams and kombu compression add
+                'headers': {k: v for k, v in (message.headers or {}).items()
+                            if k in WIRE_HEADERS},
                 'connection': _sock_label(consumer.queue.channel.connection),
                 'delivered_at_ns': time.time_ns()})
         self._bump()
@@ -233,7 +256,7 @@ class Service:
     def __init__(self, name, url, activity):
         binary, host, topic, tracing = SERVERS.get(name) or CLIENT[1]
         self.name, self.binary, self.host, self.topic = name, binary, host, topic
-        self.tracing = tracing
+        self.tracing = tracing and not os.environ.get(NO_TRACING_ENV)
         # oslo.messaging names its connections "<argv[0]>:<pid>:<uuid>"
         # (visible in rabbitmqctl list_connections): make that "nova-compute:...".
         sys.argv[0] = binary
@@ -252,6 +275,7 @@ class Service:
         self.rec = Recorder(binary, host, activity)
         install_hooks(self.rec)
         self.serializer = _context_serializer()
+        self._set_rabbit_options(host, binary)
         self.transport = oslo_messaging.get_rpc_transport(self.conf, url=url)
         # (the rabbit options exist once a transport registered them;
         # connections are made lazily, after this)
@@ -264,6 +288,23 @@ class Service:
             oslo_messaging.get_notification_transport(self.conf, url=url),
             publisher_id=f"{binary.split('-')[-1]}.{host}", driver='messagingv2',
             topics=['notifications'], serializer=self.serializer)
+
+    def _set_rabbit_options(self, host, binary):
+        """[oslo_messaging_rabbit] options of the run (--quorum, ...), same in every process.
+
+        Set before any transport exists: the driver reads use_queue_manager,
+        hostname and processname when it is made (they name the reply queue),
+        the rest when each connection is made. hostname/processname are the
+        simulated host and binary, so queue-manager names differ per process
+        (`reply_<host>:<binary>:<n>`, `<topic>_fanout_<host>:<binary>:<n>`).
+        """
+        from oslo_messaging._drivers import amqp as rpc_amqp, impl_rabbit
+        group = 'oslo_messaging_rabbit'
+        self.conf.register_opts(impl_rabbit.rabbit_opts, group=group)
+        self.conf.register_opts(rpc_amqp.amqp_opts, group=group)
+        options = json.loads(os.environ.get(RABBIT_OPTIONS_ENV) or '{}')
+        for name, value in dict(options, hostname=host, processname=binary).items():
+            self.conf.set_override(name, value, group=group)
 
     def _setup_tracing(self):
         """Give oslo.messaging a TracerProvider before it makes its own.
@@ -287,6 +328,7 @@ class Service:
         return exporter
 
     def set_tracing(self, on):
+        on = on and not os.environ.get(NO_TRACING_ENV)
         self.conf.set_override('tracing_enabled', on, group='oslo_messaging_tracing')
 
     def rpc(self, kind, ctxt, topic, method, server=None, expect='ok', **kwargs):
@@ -495,6 +537,7 @@ def assemble(parts):
         by_uid.setdefault(d['unique_id'], []).append(
             {'service': d['to']['service'], 'host': d['to']['host'], 'queue': d['queue'],
              'redelivered': d['redelivered'], 'handler': d['handler'],
+             'headers': d.get('headers', {}),
              'connection': d['connection'],
              'delivered_at_ns': d['delivered_at_ns']})
     replies = {p['msg_id']: p for p in pubs if p['kind'] == 'reply'}
@@ -553,7 +596,9 @@ class Firehose:
         seen = []
         while (m := self.ch.basic_get(self.queue, no_ack=True)) is not None:
             what, _, where = m.delivery_info['routing_key'].partition('.')
-            seen.append((what, where, _inner(m.body).get('_unique_id')))
+            props = (m.headers or {}).get('properties') or {}
+            body = _plain_body(m.body, props.get('headers'))
+            seen.append((what, where, _inner(body).get('_unique_id')))
         self.conn.release()
         return seen
 
@@ -587,7 +632,32 @@ def main():
     ap.add_argument('--scenario', default='all', choices=['all'])
     ap.add_argument('--firehose-check', action='store_true',
                     help='bind a firehose queue and check it against the truth')
+    layout = ap.add_argument_group(
+        'queue layout', '[oslo_messaging_rabbit] options, set in every process of the run')
+    layout.add_argument('--quorum', action='store_true',
+                        help='rabbit_quorum_queue + rabbit_transient_quorum_queue: quorum '
+                             'queues for topics, replies and fanouts (durable)')
+    layout.add_argument('--queue-manager', action='store_true',
+                        help='use_queue_manager: reply and fanout queues named '
+                             '<host>:<process>:<n> instead of uuids')
+    layout.add_argument('--stream-fanout', action='store_true',
+                        help='rabbit_stream_fanout: one stream queue <topic>_fanout read by '
+                             'every listener (oslo.messaging requires '
+                             'rabbit_transient_quorum_queue and a prefetch count: both set)')
+    layout.add_argument('--compression', choices=['gzip', 'bz2'],
+                        help='kombu_compression: compressed bodies')
+    ap.add_argument('--no-tracing', action='store_true',
+                    help='oslo.messaging tracing off in every process (the "traced" flow runs '
+                         'untraced): each request is one trace, as in the classic captures')
     args = ap.parse_args()
+    if args.no_tracing:
+        os.environ[NO_TRACING_ENV] = '1'
+    rabbit_options = _rabbit_options(args)
+    # Spawned processes inherit the environment: same options everywhere.
+    os.environ[RABBIT_OPTIONS_ENV] = json.dumps(rabbit_options)
+    if rabbit_options.get('use_queue_manager'):
+        # The queue manager's counter is guarded by an external oslo.concurrency lock.
+        os.environ.setdefault('OSLO_LOCK_PATH', tempfile.mkdtemp(prefix='tb-scenario-locks-'))
     # SIGTERM -> normal exit path, so the children are cleaned up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -646,6 +716,7 @@ def main():
         'format': 'trace-bridge-scenario-truth/1',
         'url': args.url, 'control_exchange': CONTROL_EXCHANGE, 'scenario': args.scenario,
         'versions': _versions(),
+        'rabbit_options': rabbit_options,
         'processes': sorted((part['process'] for part in parts if 'process' in part),
                             key=lambda p: p['name']),
         'flows': [f for part in parts for f in part.get('flows', [])],
@@ -665,6 +736,24 @@ def main():
     for msg in problems:
         print('PROBLEM:', msg, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _rabbit_options(args):
+    """Driver flags -> [oslo_messaging_rabbit] overrides."""
+    options = {}
+    if args.quorum:
+        # Quorum queues are always durable: oslo.messaging ignores
+        # amqp_durable_queues for them (Connection.durable).
+        options.update(rabbit_quorum_queue=True, rabbit_transient_quorum_queue=True)
+    if args.queue_manager:
+        options['use_queue_manager'] = True
+    if args.stream_fanout:
+        # Connection() refuses stream fanout without these two.
+        options.update(rabbit_stream_fanout=True, rabbit_transient_quorum_queue=True,
+                       rabbit_qos_prefetch_count=10)
+    if args.compression:
+        options['kombu_compression'] = args.compression
+    return options
 
 
 def _versions():
