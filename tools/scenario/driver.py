@@ -644,12 +644,19 @@ def main():
                         help='rabbit_stream_fanout: one stream queue <topic>_fanout read by '
                              'every listener (oslo.messaging requires '
                              'rabbit_transient_quorum_queue and a prefetch count: both set)')
-    layout.add_argument('--compression', choices=['gzip', 'bz2'],
-                        help='kombu_compression: compressed bodies')
+    layout.add_argument('--compression', metavar='CODEC',
+                        help='kombu_compression: compressed bodies. kombu 5.7 knows gzip (zlib), '
+                             'bzip2 (bzip), lzma (xz), and brotli, zstd when their modules are '
+                             'installed; "bz2", which oslo.messaging\'s help names, is not a kombu '
+                             'codec: every publish fails (KeyError, retried forever)')
     ap.add_argument('--no-tracing', action='store_true',
                     help='oslo.messaging tracing off in every process (the "traced" flow runs '
                          'untraced): each request is one trace, as in the classic captures')
+    ap.add_argument('--node-urls', metavar='URL1,URL2,...',
+                    help='a cluster: connect the processes to these nodes round robin (servers in '
+                         'order, then the API client) instead of all to --url')
     args = ap.parse_args()
+    node_urls = args.node_urls.split(',') if args.node_urls else [args.url]
     if args.no_tracing:
         os.environ[NO_TRACING_ENV] = '1'
     rabbit_options = _rabbit_options(args)
@@ -672,10 +679,10 @@ def main():
     firehose = Firehose(args.url) if args.firehose_check else None
     try:
         readies = []
-        for name in SERVERS:
+        for i, name in enumerate(SERVERS):
             ready = ctx.Event()
             p = ctx.Process(target=run_server, name=name, daemon=True,
-                            args=(name, args.url, activity, ready, stop, results))
+                            args=(name, node_urls[i % len(node_urls)], activity, ready, stop, results))
             p.start()
             procs.append(p)
             readies.append(ready)
@@ -683,7 +690,7 @@ def main():
             if not ready.wait(max(1, DEADLINE - (time.monotonic() - t0))):
                 raise RuntimeError('a server did not start in time')
         api = ctx.Process(target=run_client, name=CLIENT[0], daemon=True,
-                          args=(args.url, activity, results))
+                          args=(node_urls[len(SERVERS) % len(node_urls)], activity, results))
         api.start()
         procs.append(api)
         api.join(DEADLINE - (time.monotonic() - t0))
@@ -714,7 +721,8 @@ def main():
     problems += more
     truth = {
         'format': 'trace-bridge-scenario-truth/1',
-        'url': args.url, 'control_exchange': CONTROL_EXCHANGE, 'scenario': args.scenario,
+        'url': args.url, 'control_exchange': CONTROL_EXCHANGE,
+        'node_urls': {name: node_urls[i % len(node_urls)] for i, name in enumerate(list(SERVERS) + [CLIENT[0]])}, 'scenario': args.scenario,
         'versions': _versions(),
         'rabbit_options': rabbit_options,
         'processes': sorted((part['process'] for part in parts if 'process' in part),
