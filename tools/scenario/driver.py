@@ -66,6 +66,8 @@ WIRE_HEADERS = ('x-delivery-count', 'x-stream-offset', 'compression')
 RABBIT_OPTIONS_ENV = 'TB_SCENARIO_RABBIT_OPTIONS'
 # Set (to 1) by --no-tracing: oslo.messaging tracing off in every process.
 NO_TRACING_ENV = 'TB_SCENARIO_NO_TRACING'
+# Set by --requeue-once: the notification listener requeues that event type once.
+REQUEUE_ENV = 'TB_SCENARIO_REQUEUE_ONCE'
 
 
 # --------------------------------------------------------------------------
@@ -422,7 +424,16 @@ class SchedulerEndpoint:
 
 
 class NotificationEndpoint:
+    def __init__(self):
+        self.requeued = set()
+
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        # --requeue-once EVENT: hand each such notification back to the broker
+        # once (as a consumer that is not ready would): a real redelivery.
+        if event_type == os.environ.get(REQUEUE_ENV) and metadata['message_id'] not in self.requeued:
+            import oslo_messaging
+            self.requeued.add(metadata['message_id'])
+            return oslo_messaging.NotificationResult.REQUEUE
         return None
 
     def error(self, ctxt, publisher_id, event_type, payload, metadata):
@@ -446,7 +457,7 @@ def run_server(name, url, activity, ready, stop, results):
             server = om.get_notification_listener(
                 om.get_notification_transport(svc.conf, url=url),
                 [om.Target(topic='notifications')], [NotificationEndpoint()],
-                executor='threading', serializer=svc.serializer)
+                executor='threading', serializer=svc.serializer, allow_requeue=True)
         server.start()  # queues, bindings and consumers exist once this returns
         ready.set()
         stop.wait(DEADLINE)
@@ -544,7 +555,10 @@ def assemble(parts):
     problems, ops = [], []
     for p in sorted(pubs, key=lambda p: p['published_at_ns']):
         p = dict(p, deliveries=by_uid.get(p['unique_id'], []))
-        if len(p['deliveries']) != EXPECTED_DELIVERIES[p['kind']]:
+        expected = EXPECTED_DELIVERIES[p['kind']]
+        if p['kind'] == 'notify' and p['event_type'] == os.environ.get(REQUEUE_ENV):
+            expected += 1  # --requeue-once: delivered, requeued, delivered again
+        if len(p['deliveries']) != expected:
             problems.append(f"{p['kind']} {p['unique_id']} ({p['method'] or p['event_type']}):"
                             f" {len(p['deliveries'])} deliveries")
         if p['kind'] == 'reply':
@@ -655,10 +669,16 @@ def main():
     ap.add_argument('--node-urls', metavar='URL1,URL2,...',
                     help='a cluster: connect the processes to these nodes round robin (servers in '
                          'order, then the API client) instead of all to --url')
+    ap.add_argument('--requeue-once', metavar='EVENT_TYPE',
+                    help='the notification listener requeues each notification of this event type '
+                         'once, e.g. compute.instance.create.start: a real redelivery (with '
+                         '--quorum it carries x-delivery-count)')
     args = ap.parse_args()
     node_urls = args.node_urls.split(',') if args.node_urls else [args.url]
     if args.no_tracing:
         os.environ[NO_TRACING_ENV] = '1'
+    if args.requeue_once:
+        os.environ[REQUEUE_ENV] = args.requeue_once
     rabbit_options = _rabbit_options(args)
     # Spawned processes inherit the environment: same options everywhere.
     os.environ[RABBIT_OPTIONS_ENV] = json.dumps(rabbit_options)
