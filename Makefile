@@ -15,12 +15,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test fuzz sanitize build deps clean
 
-## System packages the build links, found with pkg-config: rabbitmq-c (CRabbitMQ) and zlib (CZlib, gzip bodies).
+## System packages the build links, found with pkg-config: rabbitmq-c (CRabbitMQ), zlib (CZlib: gzip OTLP bodies and
+## zlib message bodies), and the decoders of kombu's other codecs (CBzip2, CLZMA, CZstd, CBrotli). Debian's libbz2-dev
+## has no pkg-config file: its header is checked instead.
+DEV_PACKAGES = librabbitmq-dev zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev pkg-config
 deps:
-	@if ! pkg-config --exists librabbitmq zlib 2>/dev/null; then \
-		echo "make: installing librabbitmq-dev, zlib1g-dev and pkg-config"; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev zlib1g-dev pkg-config \
-		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librabbitmq-dev zlib1g-dev pkg-config; }; \
+	@if ! pkg-config --exists librabbitmq zlib liblzma libzstd libbrotlidec 2>/dev/null || [ ! -f /usr/include/bzlib.h ]; then \
+		echo "make: installing $(DEV_PACKAGES)"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEV_PACKAGES) \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEV_PACKAGES); }; \
 	fi
 
 build: deps

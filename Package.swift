@@ -41,11 +41,24 @@ let package = Package(
             dependencies: ["CRabbitMQ", "TraceCore"],
             swiftSettings: swiftSettings
         ),
-        // zlib, for gzip-compressed OTLP/HTTP bodies.
+        // zlib, for gzip-compressed OTLP/HTTP bodies and zlib-compressed message bodies.
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Decompression of message bodies kombu compressed (`compression` header): pure computation over Debian's C
+        // libraries, in a target of its own so that it is their one importer and TraceCore imports only Swift.
+        // Debian's libbz2-dev ships no pkg-config file, so CBzip2 has none (the header and library are on the
+        // default paths).
+        .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
+        .target(
+            name: "BodyDecompression",
+            dependencies: ["CZlib", "CBzip2", "CLZMA", "CZstd", "CBrotli"],
+            swiftSettings: swiftSettings
         ),
         // OTLP export: gRPC and HTTP transports, retries per the OTLP specification, batching with acknowledgement.
         .target(
@@ -74,6 +87,7 @@ let package = Package(
             name: "TraceCore",
             dependencies: [
                 "OTLPProto",
+                "BodyDecompression",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -138,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TraceCoreTests",
-            dependencies: ["TraceCore", "OTLPProto", "TestSupport"],
+            dependencies: ["TraceCore", "BodyDecompression", "OTLPProto", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

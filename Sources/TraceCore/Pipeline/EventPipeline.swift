@@ -8,10 +8,17 @@ public struct EventPipeline {
     /// Replay only what `options.visibility` would have received (`replay --mode`): a full capture then shows
     /// exactly what a cheaper source mode keeps. Live sources never need it: the broker already filters.
     public let reducesToVisibility: Bool
+    /// The most bytes a compressed body may decompress to; past it the message is skipped
+    /// (`compression_too_large`), so a decompression bomb costs at most this much memory.
+    public let decompressionLimit: Int
 
-    public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
+    public init(
+        options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false,
+        decompressionLimit: Int = BusEvent.defaultDecompressionLimit
+    ) {
         synthesizer = SpanSynthesizer(options: options)
         self.reducesToVisibility = reducesToVisibility
+        self.decompressionLimit = decompressionLimit
     }
 
     /// Processes one fixture line. A bad line is counted and reported (with its number) and yields no spans; it
@@ -51,9 +58,16 @@ public struct EventPipeline {
     /// Processes one bus event.
     public mutating func process(event: BusEvent, location: String) -> [Span] {
         stats.count(event.kind)
+        let body: [UInt8]
+        do {
+            body = try event.decodableBody(limit: decompressionLimit)
+        } catch {
+            stats.skip("compression_\(error.reason)", example: "\(location): \(error.detail)")
+            return synthesizer.advance(to: event.time)
+        }
         let message: OsloMessage
         do {
-            message = try OsloDecoder.decode(event.body)
+            message = try OsloDecoder.decode(body)
         } catch {
             stats.skip("oslo_\(error.reason)", example: "\(location): \(error.detail)")
             return synthesizer.advance(to: event.time)
