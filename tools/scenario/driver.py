@@ -574,7 +574,8 @@ def assemble(parts):
             else:
                 r = dict(r, deliveries=by_uid.get(r['unique_id'], []))
                 p['reply'] = {k: r[k] for k in ('unique_id', 'from', 'exchange', 'routing_key',
-                                                'failure_class', 'connection', 'connection_name',
+                                                'failure_class', 'failure_module', 'ending',
+                                                'connection', 'connection_name',
                                                 'published_at_ns', 'deliveries')}
                 if (r['failure_class'] is not None) != (p['outcome'] == 'remote_error'):
                     problems.append(f"call {p['unique_id']}: outcome vs reply failure")
