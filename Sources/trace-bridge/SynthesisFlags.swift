@@ -35,6 +35,13 @@ struct SynthesisFlags: ParsableArguments {
     var foreignQueues: [String] = []
 
     @Option(
+        name: .customLong("decompression-limit"),
+        help: ArgumentHelp(
+            "The most bytes a compressed message body (oslo.messaging's kombu_compression) may decompress to: a larger one, such as a decompression bomb, is skipped and counted as compression_too_large, never held in memory whole.",
+            valueName: "bytes"))
+    var decompressionLimit = BusEvent.defaultDecompressionLimit
+
+    @Option(
         name: .customLong("resource-attribute"),
         help: ArgumentHelp(
             "Add a resource attribute to every span, as KEY=VALUE (repeatable), e.g. --resource-attribute cluster=region-1.",
@@ -45,8 +52,13 @@ struct SynthesisFlags: ParsableArguments {
         guard correlationCapacity > 0 else {
             throw ValidationError("--correlation-capacity \(correlationCapacity) must be at least 1")
         }
+        guard (1...BusEvent.maximumDecompressionLimit).contains(decompressionLimit) else {
+            throw ValidationError(
+                "--decompression-limit \(decompressionLimit) must be between 1 and \(BusEvent.maximumDecompressionLimit) bytes")
+        }
         var options = SynthesisOptions(senderTraced: senderTraced, correlationCapacity: correlationCapacity)
         options.foreignQueues = foreignQueues
+        options.decompressionLimit = decompressionLimit
         for pair in serviceMap {
             let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")
             let existing = options.serviceMap.topics[topic]

@@ -30,7 +30,9 @@ struct CompressionTests {
 
     /// Replays events through one pipeline; `limit` is the decompression limit.
     static func replay(_ events: [BusEvent], limit: Int = BusEvent.defaultDecompressionLimit) -> (spans: [Span], stats: PipelineStats) {
-        var pipeline = EventPipeline(decompressionLimit: limit)
+        var options = SynthesisOptions()
+        options.decompressionLimit = limit
+        var pipeline = EventPipeline(options: options)
         var spans: [Span] = []
         for (index, event) in events.enumerated() { spans += pipeline.process(event: event, location: "event \(index)") }
         spans += pipeline.finish()

@@ -48,4 +48,6 @@ extension BusEvent {
 extension BusEvent {
     /// `BodyDecompressor.defaultLimit` (16 MiB), so that callers of the pipeline need not import the codec target.
     public static let defaultDecompressionLimit = BodyDecompressor.defaultLimit
+    /// `BodyDecompressor.maximumLimit` (1 GiB): the zlib and bzip2 interfaces count in 32 bits.
+    public static let maximumDecompressionLimit = BodyDecompressor.maximumLimit
 }

@@ -8,17 +8,10 @@ public struct EventPipeline {
     /// Replay only what `options.visibility` would have received (`replay --mode`): a full capture then shows
     /// exactly what a cheaper source mode keeps. Live sources never need it: the broker already filters.
     public let reducesToVisibility: Bool
-    /// The most bytes a compressed body may decompress to; past it the message is skipped
-    /// (`compression_too_large`), so a decompression bomb costs at most this much memory.
-    public let decompressionLimit: Int
 
-    public init(
-        options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false,
-        decompressionLimit: Int = BusEvent.defaultDecompressionLimit
-    ) {
+    public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
         self.reducesToVisibility = reducesToVisibility
-        self.decompressionLimit = decompressionLimit
     }
 
     /// Processes one fixture line. A bad line is counted and reported (with its number) and yields no spans; it
@@ -60,7 +53,7 @@ public struct EventPipeline {
         stats.count(event.kind)
         let body: [UInt8]
         do {
-            body = try event.decodableBody(limit: decompressionLimit)
+            body = try event.decodableBody(limit: synthesizer.options.decompressionLimit)
         } catch {
             stats.skip("compression_\(error.reason)", example: "\(location): \(error.detail)")
             return synthesizer.advance(to: event.time)

@@ -26,6 +26,9 @@ public struct SynthesisOptions: Sendable, Equatable {
     /// CONSUMER spans without queue wait; with neither (tap), only a request's first publish is attributed to the
     /// API and later ones are `unknown`, never a guess.
     public var visibility: SourceVisibility
+    /// The most bytes a compressed body (kombu_compression) may decompress to; past it the message is skipped as
+    /// `compression_too_large`, so a decompression bomb costs at most this much memory.
+    public var decompressionLimit = BusEvent.defaultDecompressionLimit
 
     public init(
         serviceMap: ServiceMap = .openStackDefaults,
