@@ -14,6 +14,9 @@ struct ReplayCommandTests {
         if fixture == "d_notify" {
             arguments += ["--service-map", "notifications=nova-notify-listener", "--service-map", "versioned_notifications=nova-notify-listener"]
         }
+        if GroundTruthTests.queueLayoutFixtures.contains(fixture) {
+            arguments += ["--service-map", "notifications=ceilometer-agent-notification"]
+        }
         let result = try CLI.run(arguments)
         #expect(result.status == 0, "\(result.stderr)")
         let golden = Repository.root.appendingPathComponent("fixtures/golden/\(fixture).tree.txt")
