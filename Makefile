@@ -73,7 +73,7 @@ sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	tools/broker.sh stop; \
 	exit $$status
 
-## libFuzzer on the four decoders, FUZZ_SECONDS each (CI: 60); crashes land in Fuzz/regressions (tools/fuzz.sh).
+## libFuzzer on the five decoders, FUZZ_SECONDS each (CI: 60); crashes land in Fuzz/regressions (tools/fuzz.sh).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tools/fuzz.sh $(FUZZ_SECONDS)

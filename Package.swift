@@ -128,7 +128,8 @@ let package = Package(
         // -sanitize=fuzzer -DFUZZING; a normal build runs a harness over the seeds and regression inputs (make test).
         .target(
             name: "FuzzSupport",
-            dependencies: ["TraceCore", "RabbitMQ", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["TraceCore", "RabbitMQ", "BodyDecompression",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Fuzz/FuzzSupport",
             swiftSettings: swiftSettings
         ),

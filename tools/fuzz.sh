@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_EACH=${1:-${FUZZ_SECONDS:-60}}
-TARGETS=(${FUZZ_TARGETS:-FixtureLine FieldTable Oslo TraceParent})
+TARGETS=(${FUZZ_TARGETS:-FixtureLine FieldTable Oslo TraceParent Decompression})
 BUILD=.build-fuzz
 RUNS=$BUILD/runs
 mkdir -p "$RUNS"

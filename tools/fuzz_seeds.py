@@ -8,11 +8,16 @@
 - FieldTable: each record's headers in the AMQP wire format (0-9-1 field tables, RabbitMQ's type tags), built from
   the capture's `header_types`, so the fuzzer starts from what the firehose really sends.
 - TraceParent: every traceparent/tracestate seen, plus the W3C examples.
+- Decompression: bodies compressed by kombu (fixtures/compressed/, tools/compression_vectors.py), each prefixed with
+  the byte that picks its codec in the harness (BodyCompression.allCases order), plus the small bombs.
 """
 import base64, hashlib, json, os, struct, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = ["a_boot", "b_failure", "c_fanout", "d_notify", "e_otel", "f_osprofiler", "g_timeout"]
+# The Decompression harness's codec byte: its index here (BodyCompression.allCases in Sources/BodyDecompression).
+CODECS = [("gzip", "application/x-gzip"), ("bzip2", "application/x-bz2"), ("xz", "application/x-lzma"),
+          ("zstd", "application/zstd"), ("brotli", "application/x-brotli")]
 
 
 def short_string(text):
@@ -92,7 +97,21 @@ def main():
                     "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future",
                     "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"]:
         write("TraceParent", example.encode())
-    for target in ("FixtureLine", "Oslo", "FieldTable", "TraceParent"):
+    compressed = os.path.join(ROOT, "fixtures", "compressed")
+    for number, (alias, content_type) in enumerate(CODECS):
+        with open(os.path.join(compressed, "a_boot.%s.jsonl" % alias), "rb") as handle:
+            lines = [line for line in handle if line.strip()]
+        for index in (0, 10, 20, 30):
+            write("Decompression", bytes([number]) + base64.b64decode(json.loads(lines[index])["body_b64"]))
+        with open(os.path.join(compressed, "bombs.json")) as handle:
+            bomb = base64.b64decode(json.load(handle)[content_type]["data_b64"])
+        if len(bomb) < 64 * 1024:
+            write("Decompression", bytes([number]) + bomb)
+    with open(os.path.join(compressed, "other.json")) as handle:
+        for vector in json.load(handle).values():
+            number = [content_type for _, content_type in CODECS].index(vector["compression"])
+            write("Decompression", bytes([number]) + base64.b64decode(vector["data_b64"]))
+    for target in ("FixtureLine", "Oslo", "FieldTable", "TraceParent", "Decompression"):
         print(target, len(os.listdir(os.path.join(ROOT, "Fuzz", "corpus", target))), "seeds")
 
 

@@ -1,3 +1,4 @@
+import BodyDecompression
 import Foundation
 import RabbitMQ
 import SwiftProtobuf
@@ -71,9 +72,41 @@ public enum Harness {
         _ = TraceState.isValid(text)
     }
 
+    /// A compressed body: the first byte picks the codec (`BodyCompression.allCases`, modulo), the rest is the data,
+    /// decompressed with a 1 MiB limit. The limit is exact: what decodes fits a limit of exactly its size and not one
+    /// byte less (a zstd frame whose window exceeds the smaller limit may be refused as too large instead).
+    public static func decompression(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let first = bytes.first else { return }
+        let codec = BodyCompression.allCases[Int(first) % BodyCompression.allCases.count]
+        let data = Array(bytes.dropFirst())
+        let limit = 1 << 20
+        let output: [UInt8]
+        do {
+            output = try BodyDecompressor.decompress(data, codec, limit: limit)
+        } catch {
+            precondition(!error.detail.isEmpty, "an error without a detail")
+            return
+        }
+        precondition(output.count <= limit, "\(output.count) bytes out, over the limit of \(limit)")
+        do throws(DecompressionError) {
+            let again = try BodyDecompressor.decompress(data, codec, limit: output.count)
+            precondition(again == output, "the same data decodes differently")
+        } catch {
+            precondition(codec == .zstd && error.reason == .tooLarge, "a limit of exactly the output failed: \(error)")
+        }
+        guard !output.isEmpty else { return }
+        do throws(DecompressionError) {
+            _ = try BodyDecompressor.decompress(data, codec, limit: output.count - 1)
+            preconditionFailure("\(output.count) bytes fit a limit of \(output.count - 1)")
+        } catch {
+            precondition(error.reason == .tooLarge, "one byte under the output size is not too_large: \(error)")
+        }
+    }
+
     /// The targets by name, as tools/fuzz.sh and the corpus directories name them.
     public static let all: [(name: String, run: @Sendable (UnsafeBufferPointer<UInt8>) -> Void)] = [
         ("FixtureLine", fixtureLine), ("FieldTable", fieldTable), ("Oslo", oslo), ("TraceParent", traceParent),
+        ("Decompression", decompression),
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -35,8 +35,8 @@ public struct DecompressionError: Error, Equatable, Sendable, CustomStringConver
 ///
 /// Strictness: one compressed stream (frame) per body, as kombu writes; bytes after its end are `corrupt`.
 public enum BodyDecompressor {
-    /// 16 MiB: about 100× the largest oslo.messaging body in the shipped captures, and a bound on what one message
-    /// can make the agent allocate.
+    /// 16 MiB: over 1000× the largest oslo.messaging body in the shipped captures (14 KB), and a bound on what one
+    /// message can make the agent allocate.
     public static let defaultLimit = 16 * 1024 * 1024
     /// The largest limit accepted (larger values are clamped): the zlib and bzip2 interfaces count in 32 bits.
     public static let maximumLimit = 1 << 30

@@ -7,7 +7,7 @@ import TestSupport
 /// normally, on every test run: a fixed finding stays fixed. tools/fuzz.sh does the fuzzing itself.
 @Suite("Fuzz seeds and regressions")
 struct FuzzRegressionTests {
-    static let targets = ["FixtureLine", "FieldTable", "Oslo", "TraceParent"]
+    static let targets = ["FixtureLine", "FieldTable", "Oslo", "TraceParent", "Decompression"]
 
     @Test("each harness runs its seed corpus and regression inputs without a trap", arguments: targets)
     func replaysCorpusAndRegressions(target: String) throws {
