@@ -13,6 +13,9 @@ struct ModeFidelityTests {
     struct Score: CustomStringConvertible {
         var publishes = 0, producers = 0, sendersRight = 0, sendersUnknown = 0
         var deliveries = 0, consumersRight = 0, queueWaitKnown = 0
+        /// Deliveries from a stream queue (`rabbit_stream_fanout`): without their deliver events a mode cannot know
+        /// which listeners read them, so only modes that bind them keep their spans.
+        var streamDeliveries = 0
         var calls = 0, clientsRight = 0, servers = 0
         var causes = 0, causesRight = 0
         /// Publishes whose inherited trace the mode cannot know (no deliveries, so no cause): they land in their
@@ -25,7 +28,8 @@ struct ModeFidelityTests {
                 publishes: a.publishes + b.publishes, producers: a.producers + b.producers,
                 sendersRight: a.sendersRight + b.sendersRight, sendersUnknown: a.sendersUnknown + b.sendersUnknown,
                 deliveries: a.deliveries + b.deliveries, consumersRight: a.consumersRight + b.consumersRight,
-                queueWaitKnown: a.queueWaitKnown + b.queueWaitKnown, calls: a.calls + b.calls,
+                queueWaitKnown: a.queueWaitKnown + b.queueWaitKnown, streamDeliveries: a.streamDeliveries + b.streamDeliveries,
+                calls: a.calls + b.calls,
                 clientsRight: a.clientsRight + b.clientsRight, servers: a.servers + b.servers,
                 causes: a.causes + b.causes, causesRight: a.causesRight + b.causesRight,
                 requestTraceFallbacks: a.requestTraceFallbacks + b.requestTraceFallbacks, wrong: a.wrong + b.wrong)
@@ -33,7 +37,7 @@ struct ModeFidelityTests {
 
         var description: String {
             "senders \(sendersRight)/\(publishes) (+\(sendersUnknown) unknown); consumers \(consumersRight)/\(deliveries) "
-                + "(queue wait on \(queueWaitKnown)); calls \(clientsRight)/\(calls) with \(servers) SERVER; "
+                + "(queue wait on \(queueWaitKnown); \(streamDeliveries) from streams); calls \(clientsRight)/\(calls) with \(servers) SERVER; "
                 + "causes \(causesRight)/\(causes); request-ID trace instead of inherited \(requestTraceFallbacks); "
                 + "wrong \(wrong.count)"
         }
@@ -91,8 +95,17 @@ struct ModeFidelityTests {
                     }
                 }
             }
-            let deliveries = op["deliveries"]?.arrayValue ?? []
+            // A redelivery to the same queue and listener (a requeue: `redelivered`, `x-delivery-count`) is the same
+            // CONSUMER span by the span ID contract: one per queue and receiving process.
+            var seen = Set<String>()
+            let deliveries = (op["deliveries"]?.arrayValue ?? []).filter { delivery in
+                let key = ["queue", "service", "host"].map { delivery[$0]?.stringValue ?? "-" }.joined(separator: "|")
+                return seen.insert(key).inserted
+            }
             score.deliveries += deliveries.count
+            score.streamDeliveries += deliveries.filter { delivery in
+                delivery["queue"]?.stringValue.map { ServiceMap.openStackDefaults.target(ofQueue: $0).isStreamQueue } ?? false
+            }.count
             var consumers = replay.spans(kind: .consumer, messageID: uid)
             for delivery in deliveries {
                 let service = delivery["service"]?.stringValue
@@ -147,8 +160,9 @@ struct ModeFidelityTests {
             #expect(total.consumersRight == total.deliveries && total.queueWaitKnown == total.deliveries)
             #expect(total.clientsRight == total.calls && total.servers > 0)
         case .publishOnly:
-            // Every delivery is inferred from routing, none with queue wait; round trips kept, no SERVER spans.
-            #expect(total.consumersRight == total.deliveries && total.queueWaitKnown == 0)
+            // Every delivery is inferred from routing, none with queue wait, except a stream's (routing does not say
+            // which listeners read it); round trips kept, no SERVER spans.
+            #expect(total.consumersRight == total.deliveries - total.streamDeliveries && total.queueWaitKnown == 0)
             #expect(total.clientsRight == total.calls && total.servers == 0)
         case .selective:
             // Fanout publishes and their deliveries are not bound; compute deliveries keep their queue wait.
@@ -186,7 +200,14 @@ struct ModeFidelityTests {
         }, "the control plane leaves compute deliveries to the hypervisor agents")
         #expect(Set(fromControl.map(\.spanID)).isDisjoint(with: fromHypervisors.map(\.spanID)), "no span emitted twice")
         let union = Dictionary((fromControl + fromHypervisors).map { ($0.spanID, $0) }, uniquingKeysWith: { first, _ in first })
-        let expected = full.spans.filter { $0.kind == .consumer }
+        // A stream's deliveries are neither compute.* nor inferable from routing: they need their own deliver binding.
+        let expected = full.spans.filter { span in
+            guard span.kind == .consumer else { return false }
+            if case .string(let queue)? = span[attribute: "messaging.destination.subscription.name"] {
+                return !ServiceMap.openStackDefaults.target(ofQueue: queue).isStreamQueue
+            }
+            return true
+        }
         #expect(Set(union.keys) == Set(expected.map(\.spanID)), "\(fixture): together they emit every CONSUMER span")
         for span in expected {
             #expect(union[span.spanID]?.parentSpanID == span.parentSpanID && union[span.spanID]?.traceID == span.traceID,

@@ -22,6 +22,10 @@ struct SpanIDSchemeTests {
         #expect(SpanIDScheme.spanID(role: .send, identity: "cf5bec65564447b6afef6aafd63bbe09").hex == "05ec48ed87a00d76")
         #expect(SpanIDScheme.spanID(role: .receive, identity: "cf5bec65564447b6afef6aafd63bbe09", queue: "conductor").hex
             == "f2060e0638b4784c")
+        // Scheme v2: a stream delivery adds the consumer's connection and channel (decimal).
+        let consumer = SpanIDScheme.Consumer(connection: "127.0.0.1:53958 -> 127.0.0.1:5672", channel: 1)
+        #expect(SpanIDScheme.spanID(role: .receive, identity: "cf5bec65564447b6afef6aafd63bbe09", queue: "scheduler_fanout",
+                                    consumer: consumer).hex == "7371951ca1aa9b9e")
     }
 
     @Test("roles and queues give distinct IDs; the same input gives the same ID")

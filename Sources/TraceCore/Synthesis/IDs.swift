@@ -67,13 +67,15 @@ public struct SpanID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { hex }
 }
 
-/// The deterministic span ID scheme: part of the wire contract between agents (docs/span-ids.md).
+/// The deterministic span ID scheme: part of the wire contract between agents (docs/synthesis.md, "Span IDs").
 ///
-/// `SpanID = first 8 bytes of SHA-256( role 0x1F identity [0x1F queue] )`, UTF-8, where role is one of `send`,
-/// `receive`, `call`, `process`, and identity is the message's `_unique_id`, else its `message_id`, else a hash of
-/// exchange, routing key and body. An all-zero result is replaced by `SpanIDScheme.zeroReplacement`. Two agents that
-/// see the same message (control plane and hypervisor, a redelivery, a replay) derive the same IDs, so a consumer
-/// span names its producer span as parent without any shared state.
+/// `SpanID = first 8 bytes of SHA-256( role 0x1F identity [0x1F queue [0x1F connection 0x1F channel]] )`, UTF-8,
+/// where role is one of `send`, `receive`, `call`, `process`, and identity is the message's `_unique_id`, else its
+/// `message_id`, else a hash of exchange, routing key and body. The consumer's broker connection name and channel
+/// number are added for deliveries from a stream queue only (scheme v2), where every listener reads the same queue.
+/// An all-zero result is replaced by `SpanIDScheme.zeroReplacement`. Two agents that see the same message (control
+/// plane and hypervisor, a redelivery, a replay) derive the same IDs, so a consumer span names its producer span as
+/// parent without any shared state.
 public enum SpanIDScheme {
     public enum Role: String, Sendable {
         case send
@@ -85,7 +87,21 @@ public enum SpanIDScheme {
     /// Replaces an all-zero hash (invalid in OTLP); fixed so every agent agrees.
     public static let zeroReplacement = SpanID(0x7472_6163_6562_7264)  // "tracebrd"
 
-    public static func spanID(role: Role, identity: String, queue: String? = nil) -> SpanID {
+    /// The consumer a delivery from a shared (stream) queue went to, as the firehose deliver event names it: the
+    /// broker's name of the consumer's connection and the channel number. The broker generates both, so every
+    /// agent that sees the delivery (whatever it binds) derives the same ID.
+    public struct Consumer: Hashable, Sendable {
+        public var connection: String
+        public var channel: Int64?
+
+        public init(connection: String, channel: Int64?) {
+            self.connection = connection
+            self.channel = channel
+        }
+    }
+
+    /// `consumer` only for deliveries from a stream queue (scheme v2); classic and quorum queues keep the v1 IDs.
+    public static func spanID(role: Role, identity: String, queue: String? = nil, consumer: Consumer? = nil) -> SpanID {
         // Several per message: the pieces go to the hash in place, and the ID is read off the digest directly.
         var hasher = SHA256()
         update(&hasher, role.rawValue)
@@ -94,6 +110,13 @@ public enum SpanIDScheme {
         if let queue {
             update(&hasher, separator)
             update(&hasher, queue)
+            if let consumer {
+                update(&hasher, separator)
+                update(&hasher, consumer.connection)
+                update(&hasher, separator)
+                // Decimal; empty when the deliver event had no `channel` header.
+                update(&hasher, consumer.channel.map { String($0) } ?? "")
+            }
         }
         let id = SpanID(hasher.finalize().withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) })
         return id.isZero ? zeroReplacement : id

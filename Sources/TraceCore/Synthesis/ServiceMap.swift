@@ -1,8 +1,10 @@
 /// Maps RPC topics and queues to the OpenStack services that own them, and control exchanges to API services.
 ///
 /// oslo.messaging names queues `<topic>`, `<topic>.<server>` (the server is the host), `<topic>_fanout_<uuid hex>`
-/// and `reply_<uuid hex>`; notifications go to `<topic>.<priority>`. A topic not in the map is attributed to
-/// `unknown` (with the queue name as an attribute), never guessed.
+/// and `reply_<uuid hex>`; notifications go to `<topic>.<priority>`. With `use_queue_manager` the uuid is replaced by
+/// `<hostname>:<processname>:<n>`; with `rabbit_stream_fanout` every listener of a topic reads the one stream queue
+/// `<topic>_fanout`. A topic not in the map is attributed to `unknown` (with the queue name as an attribute), never
+/// guessed.
 public struct ServiceMap: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         /// The service that consumes this topic (`nova-conductor`).
@@ -68,25 +70,68 @@ public struct ServiceMap: Sendable, Equatable {
         public var server: String?
         public var isFanoutQueue: Bool
         public var isReplyQueue: Bool
+        /// `rabbit_stream_fanout`: the one stream queue `<topic>_fanout` that every listener of the topic reads, so
+        /// the queue alone does not say which listener a delivery went to (its consumer connection does).
+        public var isStreamQueue = false
+        /// `use_queue_manager`: the process a reply or fanout queue is named after.
+        public var queueManagerName: QueueManagerName?
     }
 
-    /// Parses a queue name (`conductor`, `compute.compute-1`, `scheduler_fanout_<hex>`, `reply_<hex>`).
+    /// oslo.messaging's queue-manager suffix `<hostname>:<processname>:<n>` (`amqpdriver.QManager.get`): the
+    /// process's `[oslo_messaging_rabbit] hostname` (default `socket.gethostname()`) and `processname` (default
+    /// the basename of `argv[0]`), and a counter per host and process name, so names are stable across restarts.
+    public struct QueueManagerName: Equatable, Sendable {
+        public var hostname: String
+        public var processname: String
+        public var counter: Int
+
+        /// Hostname up to the first `:` (host names have none), counter after the last (decimal digits), the
+        /// process name in between. Nil for anything else, including the uuid hex of the classic names.
+        public init?(_ text: some StringProtocol) {
+            guard let first = text.firstIndex(of: ":"), let last = text.lastIndex(of: ":"), first != last,
+                first != text.startIndex
+            else { return nil }
+            let digits = text[text.index(after: last)...]
+            guard !digits.isEmpty, digits.utf8.count <= 9, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let counter = Int(digits)
+            else { return nil }
+            hostname = String(text[..<first])
+            processname = String(text[text.index(after: first)..<last])
+            self.counter = counter
+        }
+    }
+
+    /// Parses a queue name: `conductor`, `compute.compute-1`, `scheduler_fanout_<hex>` or
+    /// `scheduler_fanout_<host>:<process>:<n>` (queue manager), `scheduler_fanout` (stream fanout), `reply_<hex>` or
+    /// `reply_<host>:<process>:<n>`.
     public func target(ofQueue queue: String) -> Target {
-        if queue.hasPrefix("reply_") { return Target(topic: queue, server: nil, isFanoutQueue: false, isReplyQueue: true) }
-        // `<topic>_fanout_<uuid hex>`: the last "_fanout_" followed by hex digits only.
+        if queue.hasPrefix("reply_") {
+            return Target(
+                topic: queue, server: nil, isFanoutQueue: false, isReplyQueue: true,
+                queueManagerName: QueueManagerName(queue.dropFirst("reply_".count)))
+        }
+        // `<topic>_fanout_<suffix>`: the first "_fanout_" followed by uuid hex digits or a queue-manager name.
         let marker = Array("_fanout_".utf8)
         let bytes = Array(queue.utf8)
         if bytes.count > marker.count {
-            for start in stride(from: bytes.count - marker.count - 1, through: 0, by: -1)
+            for start in 1..<(bytes.count - marker.count)
             where bytes[start..<(start + marker.count)].elementsEqual(marker) {
                 let suffix = bytes[(start + marker.count)...]
+                let topic = String(decoding: bytes[..<start], as: UTF8.self)
                 if suffix.allSatisfy({ hexValue($0) != nil }) {
-                    return Target(
-                        topic: String(decoding: bytes[..<start], as: UTF8.self), server: nil, isFanoutQueue: true,
-                        isReplyQueue: false)
+                    return Target(topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false)
                 }
-                break
+                if let name = QueueManagerName(String(decoding: suffix, as: UTF8.self)) {
+                    return Target(
+                        topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false, queueManagerName: name)
+                }
             }
+        }
+        // A queue named like its fanout exchange is the stream layout: classic layouts never declare one.
+        if queue.hasSuffix("_fanout"), queue.utf8.count > "_fanout".utf8.count, !queue.contains(".") {
+            return Target(
+                topic: String(queue.dropLast("_fanout".count)), server: nil, isFanoutQueue: true, isReplyQueue: false,
+                isStreamQueue: true)
         }
         return splitTopic(queue)
     }
@@ -114,6 +159,14 @@ public struct ServiceMap: Sendable, Equatable {
         guard let entry = topics[target.topic] else { return nil }
         if entry.isNotificationTopic { return ServiceIdentity(service: entry.service) }
         return ServiceIdentity(service: entry.service, host: target.server)
+    }
+
+    /// True when `name` is a service the map attributes to (a topic's consumer or a project's API), never
+    /// `unknown`: used to accept a queue-manager process name as a service only when it is one.
+    public func isKnownService(_ name: String) -> Bool {
+        guard name != ServiceIdentity.unknown.service, !name.isEmpty else { return false }
+        return topics.values.contains { $0.service == name || $0.apiService == name }
+            || exchangeAPIServices.values.contains(name)
     }
 
     /// The service that sends a user request's first publish on this exchange and topic.

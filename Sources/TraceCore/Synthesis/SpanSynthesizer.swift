@@ -13,7 +13,8 @@ public struct SpanSynthesizer {
     private var calls: ExpiringCache<String, CallRecord>
     /// Handlers per request ID: who is working on the request, for cause inference and sender attribution.
     private var requests: ExpiringCache<String, RequestRecord>
-    /// Consumer spans already emitted (identity + queue): a redelivery to the same queue is emitted once.
+    /// Consumer spans already emitted (identity + queue, + consumer for stream queues): a redelivery to the same
+    /// queue is emitted once.
     private var deliveries: ExpiringCache<DeliveryKey, Void>
     /// Processes learned from certain evidence: the publisher behind a broker connection name, the consumer behind
     /// a connection (learned from `<topic>.<server>` deliveries), and the caller behind a reply queue.
@@ -133,7 +134,13 @@ public struct SpanSynthesizer {
         let requestID = message.context.requestID
         var request = requestID.flatMap { requests[$0] }
 
-        let sender = attributeSender(message, event: event, target: target, destination: destination, request: request)
+        var sender = attributeSender(message, event: event, target: target, destination: destination, request: request)
+        if message.isCall, let replyQueue = message.replyQueue, sender.host == nil, !sender.isUnknown,
+            let name = map.target(ofQueue: replyQueue).queueManagerName
+        {
+            // `reply_<hostname>:<processname>:<n>` is read by the caller's process only: its host is in the name.
+            sender.host = name.hostname
+        }
         let causeIndex = sender.isUnknown ? nil : request?.causeIndex(for: sender)
         let context = traceContext(of: message, event: event, identity: identity, cause: causeIndex.map { request!.handlers[$0] })
 
@@ -217,6 +224,12 @@ public struct SpanSynthesizer {
                 if !target.isReplyQueue { countSkipped("inferred_delivery_to_unmapped_queue") }
                 continue
             }
+            // A stream (`rabbit_stream_fanout`) is read by every listener of the topic, and routing does not say
+            // how many there are: one inferred span would be none of theirs (their IDs name their connections).
+            if target.isStreamQueue {
+                countSkipped("inferred_delivery_to_stream_queue")
+                continue
+            }
             received(event, message, identity: identity, queue: queue, observed: false, into: &spans)
         }
     }
@@ -233,7 +246,14 @@ public struct SpanSynthesizer {
             return sender
         }
         if let connection = event.connection, let known = publisherConnections[connection] { return known }
-        if message.isCall, let replyQueue = message.replyQueue, let known = replyQueues[replyQueue] { return known }
+        if message.isCall, let replyQueue = message.replyQueue {
+            if let known = replyQueues[replyQueue] { return known }
+            // Queue manager: the reply queue names the caller's process. Its name is a service only when it is one
+            // the map knows (the default is argv[0]'s basename: `nova-conductor`, but `uwsgi` for a WSGI API).
+            if let name = map.target(ofQueue: replyQueue).queueManagerName, map.isKnownService(name.processname) {
+                return ServiceIdentity(service: name.processname, host: name.hostname)
+            }
+        }
         if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination) {
             return handler.process
         }
@@ -269,14 +289,28 @@ public struct SpanSynthesizer {
         into spans: inout [Span]
     ) {
         if options.ignoredQueues.contains(queue) { return }
-        let key = DeliveryKey(identity: identity, queue: queue)
+        let queueTarget = options.serviceMap.target(ofQueue: queue)
+        let headers = observed ? event.properties.headers : nil
+        // A stream is read by every listener of the topic: each one's delivery is its own span, told apart by the
+        // consumer's connection and channel (scheme v2). Known by name (`<topic>_fanout`), or by the offset the
+        // broker adds to every message a stream delivers.
+        var consumer: SpanIDScheme.Consumer?
+        if observed, queueTarget.isStreamQueue || headers?["x-stream-offset"] != nil {
+            if let connection = event.connection {
+                consumer = SpanIDScheme.Consumer(connection: connection, channel: event.channel)
+            } else {
+                countSkipped("stream_delivery_without_connection")
+            }
+        }
+        let key = DeliveryKey(identity: identity, queue: queue, consumer: consumer)
         if deliveries[key] != nil {
             countSkipped("duplicate_delivery")
             return
         }
         deliveries.insert((), for: key, at: event.time)
 
-        let receiver = receiverOf(queue: queue, connection: observed ? event.connection : nil, at: event.time)
+        let receiver = receiverOf(
+            queue: queue, target: queueTarget, connection: observed ? event.connection : nil, at: event.time)
         let published = publishes[identity]
         let context = published.map {
             TraceContext(traceID: $0.traceID, parent: $0.consumerParent, parentIsRemote: true, traceState: $0.traceState,
@@ -285,7 +319,7 @@ public struct SpanSynthesizer {
         // Derived from the message alone, so the publish's record, when there is one, already holds it.
         let parent = published?.consumerParent
             ?? Self.consumerParent(of: message, event: event, identity: identity, options: options)
-        let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue)
+        let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue, consumer: consumer)
 
         let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
         var attributes = commonAttributes(message, event: event, identity: identity, target: target)
@@ -298,7 +332,11 @@ public struct SpanSynthesizer {
             attributes.append(Attribute("trace_bridge.queue_wait_known", .bool(false)))
         }
         if !observed { attributes.append(Attribute("trace_bridge.delivery_observed", .bool(false))) }
-        if event.redelivered { attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true))) }
+        // Quorum queues count deliveries in `x-delivery-count` (shown in the deliver event's `properties`); either
+        // signal says the broker delivered the message before.
+        if observed, event.redelivered || (headers?["x-delivery-count"]?.integerValue ?? 0) > 0 {
+            attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true)))
+        }
         if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
         if foreign { countSkipped("foreign_queue") } else { spans.append(Span(
@@ -332,20 +370,30 @@ public struct SpanSynthesizer {
     }
 
     /// The owner of a queue: the caller behind a reply queue, else the service map, with the host from the
-    /// queue name (`<topic>.<server>`) or from the consumer's connection, once learned.
-    private mutating func receiverOf(queue: String, connection: String?, at time: Int64) -> ServiceIdentity {
+    /// queue name (`<topic>.<server>`), from the consumer's connection once learned, else from a queue-manager
+    /// fanout name (`<topic>_fanout_<hostname>:<processname>:<n>`).
+    ///
+    /// The server in `<topic>.<server>` is the service's own `host` option (what publisher IDs carry too), the
+    /// queue manager's hostname is oslo.messaging's `[oslo_messaging_rabbit] hostname`: both default to
+    /// `socket.gethostname()`, but may be set apart, so the former wins where the connection is known.
+    private mutating func receiverOf(
+        queue: String, target: ServiceMap.Target, connection: String?, at time: Int64
+    ) -> ServiceIdentity {
         let map = options.serviceMap
-        let target = map.target(ofQueue: queue)
         if target.isReplyQueue { return replyQueues[queue] ?? .unknown }
         guard var owner = map.service(of: target) else { return .unknown }
-        if let connection {
-            if owner.host != nil, !(map.topics[target.topic]?.isNotificationTopic ?? false) {
-                // One oslo.messaging RPC listener connection consumes `<topic>`, `<topic>.<server>` and the fanout
-                // queue of one process: learn it from the queue that names the server.
-                consumerConnections.insert(owner, for: connection, at: time)
-            } else if let known = consumerConnections[connection], known.service == owner.service {
-                owner.host = known.host
-            }
+        let isNotification = map.topics[target.topic]?.isNotificationTopic ?? false
+        if owner.host != nil, !isNotification {
+            // One oslo.messaging RPC listener connection consumes `<topic>`, `<topic>.<server>` and the fanout
+            // queue (or stream) of one process: learn it from the queue that names the server.
+            if let connection { consumerConnections.insert(owner, for: connection, at: time) }
+        } else if let connection, let known = consumerConnections[connection], known.service == owner.service,
+            known.host != nil
+        {
+            owner.host = known.host
+        } else if !isNotification, let name = target.queueManagerName {
+            owner.host = name.hostname
+            if let connection { consumerConnections.insert(owner, for: connection, at: time) }
         }
         return owner
     }
@@ -656,6 +704,8 @@ extension SpanSynthesizer {
     struct DeliveryKey: Hashable {
         var identity: String
         var queue: String
+        /// Set for stream queues only, where each listener's delivery is its own.
+        var consumer: SpanIDScheme.Consumer?
     }
 
     struct ServerSide {
