@@ -12,9 +12,10 @@ Markdown tables at the end are made from that file only (`summarize` prints them
 Topology, the same in every mode: the topic exchange `nova`, the service queues `conductor` and `compute.compute-1`
 bound to it with their own names, and the reply queue `reply_bench` (reached through the default exchange), each
 drained by one consumer with oslo.messaging's defaults (no prefetch limit, one basic.ack per message). The publisher
-rotates over the three. Modes add tracing and an agent queue declared like trace-bridge declares its own
-(x-max-length 100000, x-overflow drop-head, x-message-ttl 600000, non-durable) drained by one consumer with the
-agent's settings (prefetch 1000, multiple-ack every 100):
+rotates over the three. Modes add tracing and an agent queue declared like trace-bridge declares its own by default
+(a durable classic queue: x-max-length 100000, x-overflow drop-head, x-message-ttl 600000, x-expires 1800000,
+x-queue-type classic; runs before 2026-12 used the non-durable queue of trace-bridge 0.x) drained by one consumer with
+the agent's settings (prefetch 1000, multiple-ack every 100):
 
     off            trace_off, no agent queue
     on-unbound     trace_on, nothing bound to amq.rabbitmq.trace
@@ -31,8 +32,9 @@ of a core over 0.5 s, after at least 1 s):
   max      the publisher flat out for --max-seconds while the consumers drain; the service consumers' messages
            divided by the publisher's wall time (first publish to connection close), then the queues are deleted
            with whatever backlog they hold.
-Then the agent queue's settings in firehose mode (steady load each): non-durable vs durable queue, prefetch 1000 vs
-100, multiple-ack every 100 vs an ack per message. Then off and firehose at steady load again at a third of --rate and
+Then the agent queue's settings in firehose mode (steady load each): the durable classic queue (the default) vs the
+non-durable one of trace-bridge 0.x vs a quorum queue, prefetch 1000 vs 100, multiple-ack every 100 vs an ack per
+message (`--only settings` runs these rows alone). Then off and firehose at steady load again at a third of --rate and
 at twice it (--sensitivity-seconds each): the broker's CPU has a part that does not follow the message rate (most
 likely Erlang scheduler busy-waiting, timers, stats), so the per-message cost falls as the rate rises; the marginal
 cost between two rates is printed too. And `off` once more at the end, to show how much the machine drifted during the
@@ -76,13 +78,21 @@ MODES = [
     ("tap", False, [("nova", "#")], 2 / 3),
 ]
 MODE = {m[0]: m for m in MODES}
-# (label, durable, prefetch, ack every): the agent queue settings compared in firehose mode
+# (label, queue type, prefetch, ack every): the agent queue settings compared in firehose mode
 SETTINGS = [
-    ("non-durable, prefetch 1000, ack every 100 (the agent's defaults)", False, 1000, 100),
-    ("durable queue", True, 1000, 100),
-    ("prefetch 100 (multiple-ack every 100)", False, 100, 100),
-    ("an ack per message (prefetch 1000)", False, 1000, 1),
+    ("durable classic, prefetch 1000, ack every 100 (the agent's defaults)", "classic", 1000, 100),
+    ("non-durable (trace-bridge 0.x; RabbitMQ 4.3 refuses it)", "transient", 1000, 100),
+    ("quorum queue", "quorum", 1000, 100),
+    ("prefetch 100 (multiple-ack every 100)", "classic", 100, 100),
+    ("an ack per message (prefetch 1000)", "classic", 1000, 1),
 ]
+# The agent queue per type, as Sources/RabbitMQ/SourceTopology.swift QueueSettings declares it: (durable, arguments)
+OLD_ARGUMENTS = {k: v for k, v in QUEUE_ARGUMENTS.items() if k not in ("x-expires", "x-queue-type")}
+QUEUE_TYPES = {
+    "classic": (True, dict(QUEUE_ARGUMENTS)),
+    "quorum": (True, dict(QUEUE_ARGUMENTS, **{"x-queue-type": "quorum"})),
+    "transient": (False, OLD_ARGUMENTS),
+}
 
 children = []
 
@@ -149,7 +159,7 @@ class Bench:
         ok = self.channel.queue_declare(queue, passive=True)
         return ok.message_count, ok.consumer_count
 
-    def declare(self, bindings, durable=False):
+    def declare(self, bindings, queue_type="classic"):
         """Fresh, empty service queues, and the agent queue when the mode has bindings."""
         ch = self.channel
         ch.exchange_declare("nova", "topic", durable=False, auto_delete=False)
@@ -161,7 +171,8 @@ class Bench:
                 ch.queue_bind(queue, "nova", queue)
         queues = list(SERVICE_QUEUES)
         if bindings:
-            ch.queue_declare(AGENT_QUEUE, durable=durable, auto_delete=False, arguments=dict(QUEUE_ARGUMENTS))
+            durable, arguments = QUEUE_TYPES[queue_type]
+            ch.queue_declare(AGENT_QUEUE, durable=durable, auto_delete=False, arguments=arguments)
             for exchange, key in bindings:
                 ch.queue_bind(AGENT_QUEUE, exchange, key)
             queues.append(AGENT_QUEUE)
@@ -223,13 +234,13 @@ class Bench:
             if busy < 0.05 or time.monotonic() > deadline:
                 return round(busy * 1000, 1)
 
-    def steady(self, mode, label=None, durable=False, prefetch=1000, ack_every=100, kind="steady", seconds=None,
+    def steady(self, mode, label=None, queue_type="classic", prefetch=1000, ack_every=100, kind="steady", seconds=None,
                rate=None):
         name, tracing, bindings, expected = MODE[mode]
         seconds = seconds or self.args.steady_seconds
         rate = rate or self.args.rate
         self.set_tracing(tracing)
-        queues = self.declare(bindings, durable)
+        queues = self.declare(bindings, queue_type)
         consumers = self.start_consumers(queues, prefetch, ack_every)
         quiet = self.settle()
         others = Interference(self.args.broker_pid, consumers)
@@ -251,7 +262,7 @@ class Bench:
                   "broker_cpu_s": round(cpu1 - cpu0, 2), "broker_us_per_msg": round((cpu1 - cpu0) / n * 1e6, 1),
                   "service_consumed": sum(counts[q] for q in SERVICE_QUEUES),
                   "agent_consumed": counts.get(AGENT_QUEUE, 0), "agent_expected": round(n * expected),
-                  "durable": durable, "prefetch": prefetch, "ack_every": ack_every, "quiet_before_ms_per_s": quiet,
+                  "queue_type": queue_type, "durable": QUEUE_TYPES[queue_type][0], "prefetch": prefetch, "ack_every": ack_every, "quiet_before_ms_per_s": quiet,
                   "others_cores": others_cores}
         self.record(result)
         return result
@@ -354,6 +365,8 @@ def run(args):
     if args.sensitivity_seconds > 0:   # firehose first: tracing is still on
         plan += [("rate", (mode, rate)) for mode in ["firehose", "off"] for rate in (args.rate / 3, args.rate * 2)]
     plan += [("drift", "off")]
+    if args.only == "settings":
+        plan = [("settings", s) for s in SETTINGS]
     for step, what in plan:
         log(f"{step} " + {"settings": lambda: what[0], "rate": lambda: f"{what[0]} at {what[1]:g} msg/s"}
             .get(step, lambda: what or "")())
@@ -364,8 +377,8 @@ def run(args):
         elif step == "bindings":
             bench.check_bindings()
         elif step == "settings":
-            label, durable, prefetch, ack_every = what
-            bench.steady("firehose", label, durable, prefetch, ack_every, kind="settings",
+            label, queue_type, prefetch, ack_every = what
+            bench.steady("firehose", label, queue_type, prefetch, ack_every, kind="settings",
                          seconds=args.settings_seconds)
         elif step == "rate":
             bench.steady(what[0], kind="rate", seconds=args.sensitivity_seconds, rate=what[1])
@@ -386,6 +399,22 @@ def summarize(path):
         by[(r["kind"], r.get("mode"))].append(r)
     first = lambda kind, mode: by[(kind, mode)][-1] if by[(kind, mode)] else None
     base_s, base_m = first("steady", "off"), first("max", "off")
+    if base_s and base_m:
+        modes_table(first, base_s, base_m)
+    settings = by[("settings", "firehose")]
+    if settings:
+        base = settings[0]["broker_us_per_msg"]
+        print(f"\n### Agent queue settings, firehose mode (publish.# + deliver.#), "
+              f"steady {settings[0]['rate_target']:g} msg/s\n")
+        print("| agent queue | broker CPU µs/msg | × the agent's defaults | agent msgs consumed / expected |")
+        print("|---|---|---|---|")
+        for r in settings:
+            print(f"| {r['settings']} | {r['broker_us_per_msg']:.1f} | {ratio(r['broker_us_per_msg'], base)} | "
+                  f"{r['agent_consumed']:,} / {r['agent_expected']:,} |")
+    more_tables(rows, by, first, base_s)
+
+
+def modes_table(first, base_s, base_m):
     binding_text = {name: ", ".join(f"`{k}`" if x == TRACE else f"`{x}`: `{k}`" for x, k in b) if b else "–"
                     for name, _, b, _ in MODES}
     print(f"\n### Broker cost per source mode (steady {base_s['rate_target']:g} msg/s; maximum rate flat out)\n")
@@ -403,16 +432,9 @@ def summarize(path):
               f"{ratio(s['broker_us_per_msg'], base_s['broker_us_per_msg'])} | {per:.2f} | "
               f"{m['consumed_rate']:,.0f} | {ratio(m['consumed_rate'], base_m['consumed_rate'])} | "
               f"{m['publish_rate']:,.0f} | {m['broker_us_per_msg']:.1f} | {m['broker_cores']:.2f} | {agent_max} |")
-    settings = by[("settings", "firehose")]
-    if settings:
-        base = settings[0]["broker_us_per_msg"]
-        print(f"\n### Agent queue settings, firehose mode (publish.# + deliver.#), "
-              f"steady {base_s['rate_target']:g} msg/s\n")
-        print("| agent queue | broker CPU µs/msg | × the agent's defaults | agent msgs consumed / expected |")
-        print("|---|---|---|---|")
-        for r in settings:
-            print(f"| {r['settings']} | {r['broker_us_per_msg']:.1f} | {ratio(r['broker_us_per_msg'], base)} | "
-                  f"{r['agent_consumed']:,} / {r['agent_expected']:,} |")
+
+
+def more_tables(rows, by, first, base_s):
     sensitivity = {(r["mode"], r["rate_target"]): r for r in by[("rate", "off")] + by[("rate", "firehose")]}
     if sensitivity:
         for mode in ("off", "firehose"):
@@ -459,7 +481,7 @@ def summarize(path):
     if quiet:
         notes.append(f"broker CPU just before each measurement: {min(quiet):.0f} to {max(quiet):.0f} ms per s")
     drift = first("drift", "off")
-    if drift:
+    if drift and base_s:
         notes.append(f"`off` measured again at the end: {drift['broker_us_per_msg']:.1f} µs/msg "
                      f"(first: {base_s['broker_us_per_msg']:.1f}; the spread is the run's noise)")
     idle = by[("idle", None)]
@@ -497,6 +519,8 @@ def main():
     parser.add_argument("--steady-seconds", type=float, default=20)
     parser.add_argument("--max-seconds", type=float, default=10)
     parser.add_argument("--settings-seconds", type=float, default=20)
+    parser.add_argument("--only", choices=["all", "settings"], default="all",
+                        help="settings: only the agent queue settings rows (firehose mode)")
     parser.add_argument("--sensitivity-seconds", type=float, default=10,
                         help="off and firehose also at a third of --rate and at twice it (0: skip)")
     args = parser.parse_args()

@@ -8,7 +8,8 @@
 # Modes: off (trace_off), on-unbound (trace_on, nothing bound to amq.rabbitmq.trace), firehose (an agent queue bound
 # with publish.# and deliver.#), publish-only (publish.#), selective (publish.nova, publish. and deliver.compute.*),
 # tap (trace_off; the agent queue bound with # to the nova exchange). The agent queue is declared like trace-bridge's
-# (non-durable, x-max-length 100000, x-overflow drop-head, x-message-ttl 600000) and drained by the minimal C consumer
+# default (durable classic, x-max-length 100000, x-overflow drop-head, x-message-ttl 600000, x-expires 1800000) and
+# drained by the minimal C consumer
 # (Benchmarks/c-consumer/consumer.c: prefetch 1000, multiple-ack every 100), not by trace-bridge: only the broker's
 # cost is measured. The services are one C publisher (Benchmarks/c-consumer/publisher.c; a real 5.5 KB oslo.messaging
 # body from fixtures/a_boot, rotating over nova:conductor, nova:compute.compute-1 and the default exchange's
@@ -19,7 +20,8 @@
 #           message, from the publisher's start until every queue is empty again; and the ratio to off.
 #   max     the publisher flat out for MAX_SECONDS, all consumers draining: messages consumed per second by the
 #           service consumers, and the ratio to off. Queues are deleted (with any backlog) after every measurement.
-# Then, in firehose mode at steady load (SETTINGS_SECONDS each): non-durable vs durable agent queue, prefetch 1000 vs
+# Then, in firehose mode at steady load (SETTINGS_SECONDS each): durable classic vs non-durable (0.x) vs quorum agent
+# queue (ONLY=settings runs these rows alone, about 3 minutes), prefetch 1000 vs
 # 100, multiple-ack every 100 vs an ack per message. Then off and firehose at RATE/3 and 2×RATE (SENSITIVITY_SECONDS
 # each, 0 skips them): the broker's CPU is not proportional to its message rate (a part does not follow the rate:
 # most likely Erlang scheduler busy-waiting, timers, stats), so the per-message figure and the ratios depend on it.
@@ -39,6 +41,7 @@ STEADY_SECONDS=${STEADY_SECONDS:-20}
 MAX_SECONDS=${MAX_SECONDS:-10}
 SETTINGS_SECONDS=${SETTINGS_SECONDS:-20}
 SENSITIVITY_SECONDS=${SENSITIVITY_SECONDS:-10}
+ONLY=${ONLY:-all}
 VHOST=tb-cost
 URL="amqp://guest:guest@127.0.0.1:${TB_AMQP_PORT:-5682}/$VHOST"
 OUT=.build-bench                      # gitignored (.build*/)
@@ -74,7 +77,7 @@ start_broker_vhost "$VHOST"
 "$PY" Benchmarks/broker_cost.py --url "$URL" --vhost "$VHOST" --broker-pid "$broker_pid" --bin "$OUT" \
     --results "$RESULTS" --body "$OUT/broker-cost-body.json" --rate "$RATE" --steady-seconds "$STEADY_SECONDS" \
     --max-seconds "$MAX_SECONDS" --settings-seconds "$SETTINGS_SECONDS" \
-    --sensitivity-seconds "$SENSITIVITY_SECONDS" > >(tee "$OUT/broker-cost.out") &
+    --sensitivity-seconds "$SENSITIVITY_SECONDS" --only "$ONLY" > >(tee "$OUT/broker-cost.out") &
 helper=$!
 wait "$helper"
 helper=

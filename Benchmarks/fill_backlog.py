@@ -32,10 +32,12 @@ import amqp
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CAPTURES = ["a_boot", "b_failure", "d_notify"]
-# The agent's queue arguments (Sources/RabbitMQ/SourceTopology.swift QueueSettings defaults, declared by
-# tb_queue_declare in Sources/CRabbitMQ/shim.h, non-durable, no x-expires): the agent re-declares the queue when it
-# connects, and the broker refuses a declaration whose arguments differ.
-QUEUE_ARGUMENTS = {"x-max-length": 100_000, "x-overflow": "drop-head", "x-message-ttl": 600_000}
+# The agent's queue as it declares it by default (Sources/RabbitMQ/SourceTopology.swift QueueSettings: a durable
+# classic queue, `declareArguments`): the agent re-declares the queue when it connects, and the broker refuses a
+# declaration whose arguments or durability differ (the agent then exits with code 76).
+QUEUE_ARGUMENTS = {"x-max-length": 100_000, "x-overflow": "drop-head", "x-message-ttl": 600_000,
+                   "x-expires": 1_800_000, "x-queue-type": "classic"}
+QUEUE_DURABLE = True
 FRESH_KEYS = ["_unique_id", "_msg_id", "_context_request_id"]
 
 
@@ -92,7 +94,7 @@ def main():
     connection = connect(args.url)
     channel = connection.channel()
     channel.exchange_declare(args.exchange, "topic", durable=False, auto_delete=False)
-    channel.queue_declare(args.queue, durable=False, auto_delete=False, arguments=QUEUE_ARGUMENTS)
+    channel.queue_declare(args.queue, durable=QUEUE_DURABLE, auto_delete=False, arguments=QUEUE_ARGUMENTS)
     channel.queue_bind(args.queue, args.exchange, "#")
     if channel.queue_declare(args.queue, passive=True).message_count:
         sys.exit(f"fill_backlog: queue {args.queue} is not empty")

@@ -49,7 +49,8 @@ def rss_kib(pid):
 
 def declare(channel, queue):
     channel.exchange_declare(EXCHANGE, "topic", durable=False, auto_delete=False)
-    channel.queue_declare(queue, durable=False, auto_delete=False, arguments=fill_backlog.QUEUE_ARGUMENTS)
+    channel.queue_declare(queue, durable=fill_backlog.QUEUE_DURABLE, auto_delete=False,
+                          arguments=fill_backlog.QUEUE_ARGUMENTS)
     channel.queue_bind(queue, EXCHANGE, "#")
     channel.queue_purge(queue)
 

@@ -12,6 +12,7 @@ public final class AgentStatus: Sendable {
         var exportFailingSince: Int64?
         var exportFailureReason: String?
         var recent: RecentTraces
+        var missingHeaders = FirehoseHeaderCounts()
     }
 
     private let state: Mutex<State>
@@ -45,14 +46,23 @@ public final class AgentStatus: Sendable {
         state.withLock { $0.recent.add(spans, now: now) }
     }
 
-    /// Ready, or the reason not.
+    /// Trace messages so far without each undocumented firehose header (`FirehoseHeader`).
+    public func missingFirehoseHeaders(_ counts: FirehoseHeaderCounts) {
+        state.withLock { $0.missingHeaders = counts }
+    }
+
+    /// Ready, or the reason not; then one line per degradation, which does not make the agent unready (a restart
+    /// cannot bring a header back) but says what its spans lack.
     public func readiness(now: Int64) -> (ready: Bool, reason: String) {
         state.withLock { state in
-            if !state.brokerConnected { return (false, "not connected to the broker") }
+            let degraded = state.missingHeaders.missing.map { header, count in
+                "\ndegraded: firehose header \(header.name) missing from \(count) trace messages: \(header.degradation)"
+            }.joined()
+            if !state.brokerConnected { return (false, "not connected to the broker" + degraded) }
             if let since = state.exportFailingSince, now - since > exportFailureThreshold {
-                return (false, "exports failing for \((now - since) / 1_000_000_000) s: \(state.exportFailureReason ?? "")")
+                return (false, "exports failing for \((now - since) / 1_000_000_000) s: \(state.exportFailureReason ?? "")" + degraded)
             }
-            return (true, "ready")
+            return (true, "ready" + degraded)
         }
     }
 

@@ -92,22 +92,6 @@ static inline amqp_rpc_reply_t tb_login_plain(amqp_connection_state_t state, con
                                       AMQP_SASL_METHOD_PLAIN, user, password);
 }
 
-/// Declares the agent's own queue with its bounds (`x-max-length`, `x-overflow`, `x-message-ttl`, `x-expires`;
-/// a value <= 0 or NULL leaves that argument out). Building an `amqp_table_t` of arguments is simpler in C.
-static inline amqp_queue_declare_ok_t *tb_queue_declare(amqp_connection_state_t state, amqp_channel_t channel,
-                                                        const char *queue, int durable, int64_t max_length,
-                                                        const char *overflow, int64_t message_ttl_ms,
-                                                        int64_t expires_ms) {
-    amqp_table_entry_t entries[4];
-    int count = 0;
-    if (max_length > 0) entries[count++] = tb_i64_entry("x-max-length", max_length);
-    if (overflow != NULL) entries[count++] = tb_string_entry("x-overflow", overflow);
-    if (message_ttl_ms > 0) entries[count++] = tb_i64_entry("x-message-ttl", message_ttl_ms);
-    if (expires_ms > 0) entries[count++] = tb_i64_entry("x-expires", expires_ms);
-    amqp_table_t arguments = {count, entries};
-    return amqp_queue_declare(state, channel, amqp_cstring_bytes(queue), 0, durable, 0, 0, arguments);
-}
-
 /// True when rabbitmq-c already holds received bytes or decoded frames: reading them needs no wait on the socket.
 static inline int tb_has_buffered_input(amqp_connection_state_t state) {
     return amqp_frames_enqueued(state) || amqp_data_in_buffer(state);

@@ -1,4 +1,5 @@
 import CRabbitMQ
+import Glibc
 import TraceCore
 
 /// How to reach and log in to the broker.
@@ -143,11 +144,36 @@ public final class AMQPConnection {
         amqp_destroy_connection(state)
     }
 
-    /// Declares a queue of ours with its bounds; `durable` queues survive a broker restart.
+    /// Declares a queue of ours, never exclusive or auto-delete, with `settings.declareArguments`. A refusal that
+    /// retrying cannot fix (an existing queue with other arguments; a deprecated feature the broker denies) is
+    /// thrown as `.queueRefused`, so the source stops instead of reconnecting forever.
     public func declareQueue(_ settings: QueueSettings) throws(AMQPError) {
-        _ = tb_queue_declare(state, channel, settings.name, settings.durable ? 1 : 0, settings.maxLength,
-                             settings.overflow, settings.messageTTLMilliseconds, settings.expiresMilliseconds)
-        try check(amqp_get_rpc_reply(state), "queue.declare \(settings.name)")
+        let arguments = settings.declareArguments
+        // rabbitmq-c keeps pointers to the bytes until the call returns: copies that outlive it, freed below.
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        defer { strings.forEach { free($0) } }
+        func copy(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let pointer = strdup(text)!
+            strings.append(pointer)
+            return pointer
+        }
+        var entries = arguments.map { argument -> amqp_table_entry_t in
+            switch argument.value {
+            case .integer(let value): tb_i64_entry(copy(argument.key), value)
+            case .string(let value): tb_string_entry(copy(argument.key), copy(value))
+            }
+        }
+        let name = copy(settings.name)
+        entries.withUnsafeMutableBufferPointer { buffer in
+            let table = amqp_table_t(num_entries: Int32(buffer.count), entries: buffer.baseAddress)
+            _ = amqp_queue_declare(state, channel, amqp_cstring_bytes(name), 0, settings.durable ? 1 : 0, 0, 0, table)
+        }
+        do {
+            try check(amqp_get_rpc_reply(state), "queue.declare \(settings.name)")
+        } catch {
+            throw error.refusingQueueDeclare ? AMQPError(
+                code: .queueRefused, replyCode: error.replyCode, replyText: error.replyText, operation: error.operation) : error
+        }
     }
 
     public func bind(queue: String, exchange: String, routingKey: String) throws(AMQPError) {
@@ -164,8 +190,10 @@ public final class AMQPConnection {
     }
 
     /// `basic.qos`: at most `prefetch` unacknowledged messages in flight to us; this bounds the agent's memory.
+    /// Per consumer (`global` = 0): RabbitMQ 4.3 denies global QoS (deprecated feature `global_qos`); the live
+    /// tests assert `global_prefetch_count` 0 through `rabbitmqctl list_channels`.
     public func qos(prefetch: UInt16) throws(AMQPError) {
-        _ = amqp_basic_qos(state, channel, 0, prefetch, 0)
+        _ = amqp_basic_qos(state, channel, 0, prefetch, /* global */ 0)
         try check(amqp_get_rpc_reply(state), "basic.qos \(prefetch)")
     }
 

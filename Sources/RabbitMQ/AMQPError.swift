@@ -12,6 +12,11 @@ public struct AMQPError: Error, Equatable, Sendable, CustomStringConvertible {
         case channelClosed
         /// The broker cancelled our consumer (our queue was deleted).
         case consumerCancelled
+        /// The broker refused to declare our queue as configured, for good: 406 PRECONDITION_FAILED (a queue of
+        /// that name exists with other arguments, e.g. one that trace-bridge 0.x declared non-durable), or a
+        /// deprecated feature it denies (RabbitMQ 4.3 closes the connection with 541 for a transient non-exclusive
+        /// queue). Reconnecting cannot help: the source stops.
+        case queueRefused
         /// A configuration problem found before talking to the broker.
         case configuration
     }
@@ -41,6 +46,7 @@ public struct AMQPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .connectionClosed: "\(operation): the broker closed the connection: \(replyCode) \(replyText)"
         case .channelClosed: "\(operation): the broker closed the channel: \(replyCode) \(replyText)"
         case .consumerCancelled: "\(operation): the broker cancelled our consumer (was our queue deleted?)"
+        case .queueRefused: "\(operation): the broker refused our queue: \(replyCode) \(replyText)"
         case .configuration: "\(operation): \(replyText)"
         }
     }
@@ -52,7 +58,27 @@ public struct AMQPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .library, .consumerCancelled: true
         case .connectionClosed: replyCode != 403 && replyCode != 530
         case .channelClosed: replyCode != 403 && replyCode != 404 && replyCode != 406
-        case .configuration: false
+        case .configuration, .queueRefused: false
         }
+    }
+
+    /// A failed `queue.declare` that no retry can fix: the broker compared our arguments with an existing queue's
+    /// (406), or denies a deprecated feature (RabbitMQ 4.x answers with a connection close naming the feature).
+    var refusingQueueDeclare: Bool {
+        switch code {
+        case .channelClosed: replyCode == 406
+        case .connectionClosed: replyText.contains("deprecated")
+        default: false
+        }
+    }
+
+    /// The argument an inequivalent redeclaration names (`durable`, `x-expires`, ...), as the broker said it:
+    /// `PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': received 'true' but current is
+    /// 'false'`.
+    public var inequivalentArgument: String? {
+        guard let start = replyText.range(of: "inequivalent arg '")?.upperBound,
+            let end = replyText[start...].firstIndex(of: "'")
+        else { return nil }
+        return String(replyText[start..<end])
     }
 }

@@ -23,6 +23,9 @@ public enum SourceEvent: Sendable {
     case deliveries([(record: FixtureRecord, tag: DeliveryTag)])
     /// The connection failed or could not be made; the source retries after `retryIn`.
     case disconnected(AMQPError, retryIn: Duration)
+    /// A failure no retry can fix (`AMQPError.Code.queueRefused`: the broker refuses our queue as declared): the
+    /// source has stopped, and `events` ends after this.
+    case failed(AMQPError)
     case blocked(reason: String)
     case unblocked
     /// About twice a second, with the current time: lets the agent judge timeouts and flush without traffic.
@@ -160,6 +163,10 @@ public final class BrokerSource: Sendable {
             do {
                 connection = try connect()
             } catch {
+                if error.code == .queueRefused {
+                    continuation.yield(.failed(error))
+                    break
+                }
                 attempt += 1
                 let delay = reconnect.delay(attempt: attempt)
                 continuation.yield(.disconnected(error, retryIn: delay))

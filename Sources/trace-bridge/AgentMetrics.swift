@@ -52,6 +52,9 @@ struct AgentMetrics {
             add("trace_bridge_export_retries_total", [], export.retries)
             add("trace_bridge_export_batches_total", [], export.batchesExported)
             Gauge(label: "trace_bridge_export_batches_in_flight").record(export.batchesInFlight)
+        for header in FirehoseHeader.allCases {
+            add("trace_bridge_firehose_header_missing_total", [("header", header.name)], stats.missingFirehoseHeaders[header])
+        }
         }
     }
 

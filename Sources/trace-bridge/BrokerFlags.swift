@@ -33,10 +33,18 @@ struct BrokerFlags: ParsableArguments {
     @Option(name: .customLong("queue-ttl"), help: "x-message-ttl of our queue in seconds: older trace messages are dropped.")
     var queueTTLSeconds: Int64 = 600
 
-    @Option(name: .customLong("queue-expires"), help: "x-expires of our queue in seconds (0: never): the broker deletes it after this long without a consumer.")
-    var queueExpiresSeconds: Int64 = 0
+    @Option(name: .customLong("queue-expires"), help: ArgumentHelp(
+        "x-expires of our queue in seconds (0: never): the broker deletes it after this long without a consumer. Default: 1800 (transient: 0, as trace-bridge 0.x declared it).",
+        valueName: "seconds"))
+    var queueExpiresSeconds: Int64?
 
-    @Flag(name: .customLong("durable-queue"), help: "Declare our queue durable (it survives a broker restart; the firehose itself does not).")
+    @Option(name: .customLong("queue-type"), help: ArgumentHelp(
+        "Our queue: classic (durable, the default), quorum (durable, replicated; writes every trace message to disk on each replica) or transient (non-durable, non-exclusive, as trace-bridge 0.x declared it: RabbitMQ 4.3 refuses it).",
+        discussion: "Use transient only to keep an existing queue of an older trace-bridge on RabbitMQ before 4.3; otherwise delete that queue once (rabbitmqctl delete_queue NAME -p VHOST) and let the agent declare it again. If the broker refuses the declaration (406 PRECONDITION_FAILED: a queue of that name exists with other arguments), run exits with code 76 and says which argument differs and what to do.",
+        valueName: "type"))
+    var queueType: QueueSettings.QueueType = .classic
+
+    @Flag(name: .customLong("durable-queue"), help: "Deprecated, has no effect: classic and quorum queues are durable (--queue-type transient is the non-durable one). Accepted so older configurations still load.")
     var durableQueue = false
 
     @Option(help: "basic.qos prefetch: the most unacknowledged messages in flight to the agent; bounds its memory.")
@@ -92,7 +100,7 @@ struct BrokerFlags: ParsableArguments {
         let name = queue ?? (tap ? "trace-bridge.tap" : role.defaultQueueName)
         let settings = QueueSettings(
             name: name, maxLength: queueMaxLength, messageTTLMilliseconds: queueTTLSeconds * 1000,
-            expiresMilliseconds: queueExpiresSeconds * 1000, durable: durableQueue)
+            expiresMilliseconds: queueExpiresSeconds.map { $0 * 1000 }, type: queueType)
         return tap ? .tap(exchanges: bindings.map(\.exchange), queue: settings, prefetch: prefetch)
             : SourceTopology(queue: settings, bindings: bindings, prefetch: prefetch)
     }
@@ -107,3 +115,5 @@ struct BrokerFlags: ParsableArguments {
             connectionName: "trace-bridge-\(purpose):\(host):\(getpid())")
     }
 }
+
+extension QueueSettings.QueueType: ExpressibleByArgument {}

@@ -73,6 +73,9 @@ struct CaptureCommand: AsyncParsableCommand {
                 }
             case .connected:
                 log("connected", ["url": "\(settings.url)"])
+            case .failed(let error):
+                log(QueueRefusal(error: error, queue: topology.queue, vhost: settings.url.vhost).message, [:], level: .error)
+                throw QueueRefusal.exitCode
             case .disconnected(let error, _):
                 log("broker unavailable, retrying", ["error": error.description], level: .warning)
             case .blocked, .unblocked:

@@ -132,6 +132,9 @@ struct ReplayCommand: AsyncParsableCommand {
         for (reason, count) in counters.skipped.sorted(by: { $0.key < $1.key }) {
             printError("  ignored \(count) × \(reason)")
         }
+        for (header, count) in stats.missingFirehoseHeaders.missing {
+            printError("  firehose header \(header.name) missing from \(count) trace messages: \(header.degradation)")
+        }
         for (field, count) in counters.rejectedContextFields.sorted(by: { $0.key < $1.key }) {
             printError("  dropped \(count) × \(field) (message kept)")
         }

@@ -17,7 +17,8 @@ struct RunCommand: AsyncParsableCommand {
             Declares a bounded queue of its own, binds it to the firehose (amq.rabbitmq.trace) or taps exchanges, \
             and runs every message through the same decoding and synthesis as replay. A message is acknowledged \
             only once every span derived from it has been written; prefetch bounds what is held. The agent never \
-            exits because the broker went away: it reconnects with backoff and declares its queue again.
+            exits because the broker went away: it reconnects with backoff and declares its queue again. It exits \
+            (76) when the broker refuses its queue as declared, which no retry can fix, and says what to do.
 
             The firehose must be on for the vhost, on every node: rabbitmqctl trace_on -p / (it is off after a node \
             restart). It costs the broker CPU; see the README for the modes and their cost.
@@ -33,7 +34,9 @@ struct RunCommand: AsyncParsableCommand {
 
             Exit codes: 0 after SIGTERM/SIGINT (consumption stopped, spans exported within --shutdown-grace, \
             messages acknowledged; what was not exported stays unacknowledged in the broker); 130 on a second \
-            signal (immediate); 64 for bad flags; 78 for a bad configuration file or variable.
+            signal (immediate); 64 for bad flags; 76 when the broker refuses our queue (406 PRECONDITION_FAILED: a queue of \
+            that name exists with other arguments; the message names it and the fix); 78 for a bad configuration \
+            file or variable.
             """
     )
 
@@ -119,7 +122,8 @@ struct RunCommand: AsyncParsableCommand {
             status: status, shutdownGrace: .milliseconds(Int64(shutdownGraceSeconds * 1000)),
             firehoseHintSeconds: firehoseHintSeconds)
         var services = [ServiceGroupConfiguration.ServiceConfiguration(
-            service: agent, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "agent")]
+            service: agent, successTerminationBehavior: .gracefullyShutdownGroup,
+            failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "agent")]
         if let (host, port) = try operations.listenAddress() {
             services.append(.init(
                 service: HTTPListener(host: host, port: port, status: status, registry: registry, logger: agentLogger,
@@ -151,13 +155,13 @@ struct AgentService: Service {
         let sink = try makeSink()
         let source = BrokerSource(settings: settings, topology: topology)
         try await withGracefulShutdownHandler {
-            await consume(source, into: sink)
+            try await consume(source, into: sink)
         } onGracefulShutdown: {
             source.stopConsuming()
         }
     }
 
-    private func consume(_ source: BrokerSource, into sink: any RunSink) async {
+    private func consume(_ source: BrokerSource, into sink: any RunSink) async throws {
         var pipeline = EventPipeline(options: options)
         var metrics = AgentMetrics(source: topology.mode.rawValue)
         source.start()
@@ -168,6 +172,8 @@ struct AgentService: Service {
         var hinted = false
         var reconnects = 0
         var lastReceived: DeliveryTag?
+        var refusal: QueueRefusal?
+        var headerWatch = FirehoseHeaderWatch()
         func acknowledge() {
             if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
         }
@@ -200,12 +206,20 @@ struct AgentService: Service {
                 sink.accept(spans, from: nil, now: now)
                 sink.tick(now: now)
                 syncMetrics()
+                headerWatch.check(pipeline.stats.missingFirehoseHeaders, status: status)
                 if received == 0, !hinted, connectedAt > 0, topology.bindings.contains(where: { $0.exchange == QueueBinding.firehoseExchange }),
                     now - connectedAt > firehoseHintSeconds * 1_000_000_000
                 {
                     hinted = true
                     log("no trace message yet: is the firehose on? Run `rabbitmqctl trace_on -p \(settings.url.vhost)` on every RabbitMQ node (it is off after a node restart)", [:], level: .warning)
                 }
+            case .failed(let error):
+                // Permanent (the broker refuses our queue): say what to do once, then exit 76, not a reconnect loop.
+                status.brokerConnected(false)
+                refusal = QueueRefusal(error: error, queue: topology.queue, vhost: settings.url.vhost)
+                log(refusal!.message, [:], level: .error)
+                await sink.finish(grace: shutdownGrace)
+                acknowledge()
             case .disconnected(let error, let retryIn):
                 connectedAt = 0
                 status.brokerConnected(false)
@@ -226,6 +240,7 @@ struct AgentService: Service {
         let stats = pipeline.stats
         log("stopped", sink.summary.merging(["messages": "\(stats.messages)", "skipped": "\(stats.skippedTotal)",
                                              "timeouts": "\(pipeline.synthesizer.counters.timeouts)"]) { $1 })
+        if refusal != nil { throw QueueRefusal.exitCode }
     }
 }
 

@@ -55,7 +55,7 @@ struct AMQPURLTests {
     func queueBounds() {
         let queue = QueueSettings(name: "trace-bridge.firehose")
         #expect(queue.maxLength == 100_000 && queue.overflow == "drop-head" && queue.messageTTLMilliseconds == 600_000)
-        #expect(!queue.durable)
+        #expect(queue.durable && queue.type == .classic)
     }
 
     @Test("reconnect backoff grows, is jittered, and never exceeds its maximum")

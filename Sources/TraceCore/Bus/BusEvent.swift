@@ -30,6 +30,8 @@ public struct BusEvent: Sendable {
     public var redelivered: Bool
     public var source: FixtureRecord.Mode
     public var body: [UInt8]
+    /// Undocumented firehose headers this trace message lacked (absent or of another type); empty for taps.
+    public var missingHeaders: FirehoseHeaders = []
 
     public init(
         kind: Kind, time: Int64, exchange: String, routingKey: String, queue: String? = nil,
@@ -125,5 +127,14 @@ extension BusEvent {
             source: .firehose,
             body: record.body
         )
+        for header in FirehoseHeader.allCases where header.expected(on: kind) {
+            let present = switch header {
+            case .routedQueues: routedQueues != nil
+            case .connection: connection != nil
+            case .channel: channel != nil
+            case .user: user != nil
+            }
+            if !present { missingHeaders.insert(FirehoseHeaders(header)) }
+        }
     }
 }

@@ -46,6 +46,7 @@ public struct EventPipeline {
             return process(event: visible, location: location ?? "seq \(record.seq)")
         }
         return process(event: event, location: location ?? "seq \(record.seq)")
+        stats.missingFirehoseHeaders.count(event.missingHeaders)
     }
 
     /// Processes one bus event.
@@ -130,3 +131,5 @@ public struct PipelineStats: Sendable, Equatable {
 
     public var skippedTotal: Int { skipped.values.reduce(0, +) }
 }
+    /// Firehose trace messages without each undocumented header the agent uses (`FirehoseHeader`).
+    public var missingFirehoseHeaders = FirehoseHeaderCounts()

@@ -23,6 +23,9 @@ public struct SpanSynthesizer {
     private var replyQueues: ExpiringCache<String, ServiceIdentity>
     /// Earliest client deadline among open calls, so `advance(to:)` scans only when something can expire.
     private var nextDeadline: Int64 = .max
+    /// Set once a firehose publish came without `routed_queues` (`FirehoseHeader`): no delivery is inferred from
+    /// routing then, so routing shows no handlers either, and sender attribution must not count on it.
+    private var routingUnreported = false
 
     public init(options: SynthesisOptions = SynthesisOptions()) {
         self.options = options
@@ -124,6 +127,7 @@ public struct SpanSynthesizer {
 
     private mutating func published(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
         let identity = Self.identity(of: message, event: event)
+        if event.missingHeaders.contains(.routedQueues) { routingUnreported = true }
         if publishes[identity] != nil {
             countSkipped("duplicate_publish")
             return
@@ -261,7 +265,7 @@ public struct SpanSynthesizer {
         // still acting (its first publish, or a later one after its calls were answered). Without deliveries, seen
         // or inferred from routing, there are no handlers to rule out, so only the first publish qualifies.
         let firstPublish = (request?.publishes ?? 0) == 0
-        let handlersVisible = options.visibility.seesAllDeliveries || options.visibility.seesRouting
+        let handlersVisible = options.visibility.seesAllDeliveries || (options.visibility.seesRouting && !routingUnreported)
         if message.context.namesUser, handlersVisible || firstPublish,
             let api = map.apiService(exchange: event.exchange, topic: target.topic)
         {
