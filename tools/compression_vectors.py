@@ -15,6 +15,8 @@ with kombu's own decoder.
 bombs.json holds 1 GiB of zeros compressed by each codec (zlib: 128 MiB, as deflate cannot exceed about 1:1032 and
 1 GiB would be a 1 MiB file), and other.json the formats a codec's name also covers: a gzip file (RFC 1952) under
 application/x-gzip and the legacy .lzma format under application/x-lzma (Python's lzma.decompress accepts it).
+
+    tools/compression_vectors.py compress IN OUT ALIAS     any capture, every body compressed (for benchmarks)
 """
 import base64
 import bz2
@@ -41,9 +43,9 @@ ALIASES = {
 }
 
 
-def compressed_capture(alias: str) -> str:
+def compressed_capture(alias: str, source: Path = SOURCE) -> str:
     lines = []
-    for line in SOURCE.read_text().splitlines():
+    for line in source.read_text().splitlines():
         record = json.loads(line)
         body = base64.b64decode(record["body_b64"])
         data, content_type = compression.compress(body, alias)
@@ -92,6 +94,10 @@ def bombs() -> dict:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["compress"]:
+        source, out, alias = sys.argv[2:5]
+        Path(out).write_text(compressed_capture(alias, Path(source)))
+        return 0
     OUT.mkdir(exist_ok=True)
     missing = set(ALIASES) - set(compression.encoders())
     if missing:

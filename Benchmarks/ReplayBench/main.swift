@@ -6,7 +6,8 @@
 // two consecutive stages is what the later one costs. Stages (default: all, in this order):
 //   read         read the file in 1 MiB chunks and split it into lines
 //   parse        + decode each fixture line (FixtureRecord: JSON, base64 body, AMQP headers)
-//   decode       + the bus event (firehose headers) and the oslo.messaging message (envelope and inner JSON)
+//   decode       + the bus event (firehose headers), a compressed body decompressed, and the oslo.messaging message
+//                (envelope and inner JSON)
 //   synthesize   + span synthesis (EventPipeline, what `trace-bridge replay` runs)
 //   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
 //   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
@@ -75,7 +76,8 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
             if let record = try? FixtureRecord(line: line, lineNumber: number) { result.encodedBytes += record.body.count }
         case .decode:
             guard let record = try? FixtureRecord(line: line, lineNumber: number),
-                let event = try? BusEvent(record: record), let message = try? OsloDecoder.decode(event.body)
+                let event = try? BusEvent(record: record), let body = try? event.decodableBody(),
+                let message = try? OsloDecoder.decode(body)
             else { return }
             result.encodedBytes += message.method?.utf8.count ?? 0
         case .synthesize, .encode, .encodeSwiftProtobuf:
