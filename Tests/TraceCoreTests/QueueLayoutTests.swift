@@ -200,6 +200,18 @@ struct QueueLayoutTests {
         #expect(bus.only(.consumer).map(\.resource) == [ServiceIdentity(service: "nova-scheduler")])
     }
 
+    @Test("a stream delivery without the connection header keeps the v1 ID: later listeners are duplicates, not guesses")
+    func streamWithoutConnection() {
+        var bus = Self.streamBus(learn: false)
+        let cast = Bus.request(method: "update_instance_info", uid: "f1")
+        for _ in 0..<2 {
+            _ = bus.feed(Self.delivery(cast, queue: "scheduler_fanout", exchange: "scheduler_fanout", routingKey: "",
+                                       connection: nil, channel: nil, at: bus.time + 1_000_000))
+        }
+        #expect(bus.only(.consumer).map(\.spanID) == [SpanIDScheme.spanID(role: .receive, identity: "f1", queue: "scheduler_fanout")])
+        #expect(bus.synthesizer.counters.skipped["duplicate_delivery"] == 1)
+    }
+
     @Test("a stream is known by the broker's x-stream-offset as well as by name")
     func streamByOffsetHeader() {
         var bus = Bus()

@@ -298,13 +298,11 @@ public struct SpanSynthesizer {
         // A stream is read by every listener of the topic: each one's delivery is its own span, told apart by the
         // consumer's connection and channel (scheme v2). Known by name (`<topic>_fanout`), or by the offset the
         // broker adds to every message a stream delivers.
+        // Without the `connection` header (counted as missing by the pipeline) the v1 ID stands: the first
+        // listener's delivery is kept and the others' are counted as duplicates, never attributed by a guess.
         var consumer: SpanIDScheme.Consumer?
-        if observed, queueTarget.isStreamQueue || headers?["x-stream-offset"] != nil {
-            if let connection = event.connection {
-                consumer = SpanIDScheme.Consumer(connection: connection, channel: event.channel)
-            } else {
-                countSkipped("stream_delivery_without_connection")
-            }
+        if observed, queueTarget.isStreamQueue || headers?["x-stream-offset"] != nil, let connection = event.connection {
+            consumer = SpanIDScheme.Consumer(connection: connection, channel: event.channel)
         }
         let key = DeliveryKey(identity: identity, queue: queue, consumer: consumer)
         if deliveries[key] != nil {
