@@ -66,52 +66,89 @@ struct GroundTruthTests {
         try check(fixture: "e_otel", senderTraced: .full)
     }
 
-    func check(fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy) throws {
-        let truth = try Truth(fixture: fixture)
-        let replay = try Replay(fixture: fixture, options: Self.options(for: fixture, senderTraced: senderTraced))
-        #expect(replay.pipeline.stats.skippedTotal == 0, "\(fixture): \(replay.pipeline.stats.skipped)")
+    /// What `check` counted, and every mismatch it found (each one is also an issue when the check is strict).
+    struct Outcome {
+        var figures = Figures()
+        var failures: [String] = []
+        /// Mismatches of the kinds the issue names: missing or extra SERVER spans, and wrong services.
+        var serversLost = 0
+        var wrongServices = 0
+    }
 
-        var figures = (ops: 0, producers: 0, sendersRight: 0, sendersUnknown: 0, deliveries: 0, consumersRight: 0,
-                       calls: 0, clientsRight: 0, servers: 0, causes: 0, causesRight: 0)
+    struct Figures {
+        var ops = 0, producers = 0, sendersRight = 0, sendersUnknown = 0, deliveries = 0, consumersRight = 0,
+            calls = 0, clientsRight = 0, servers = 0, causes = 0, causesRight = 0
+    }
+
+    func check(fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy) throws {
+        _ = try Self.check(fixture: fixture, senderTraced: senderTraced)
+    }
+
+    /// Scores the spans of `records` (default: the capture as shipped) against the capture's truth. `strict`
+    /// records every mismatch as a test issue; otherwise they are only counted (to measure a baseline).
+    static func check(
+        fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy = .complement,
+        records: [FixtureRecord]? = nil, reorderWindow: Int64 = SynthesisOptions.defaultReorderWindow, strict: Bool = true,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Outcome {
+        var outcome = Outcome()
+        func expect(_ condition: Bool, _ message: @autoclosure () -> String, _ kind: WritableKeyPath<Outcome, Int>? = nil) {
+            guard !condition else { return }
+            let text = message()
+            outcome.failures.append(text)
+            if let kind { outcome[keyPath: kind] += 1 }
+            if strict { Issue.record(Comment(rawValue: text), sourceLocation: sourceLocation) }
+        }
+        let truth = try Truth(fixture: fixture)
+        var options = Self.options(for: fixture, senderTraced: senderTraced)
+        options.reorderWindow = reorderWindow
+        let replay = try records.map { Replay(records: $0, options: options) }
+            ?? Replay(fixture: fixture, options: options)
+        expect(replay.pipeline.stats.skippedTotal == 0, "\(fixture): \(replay.pipeline.stats.skipped)")
+
+        var figures = Figures()
         for op in truth.operations {
             figures.ops += 1
-            let uid = try #require(op["unique_id"]?.stringValue)
+            guard let uid = op["unique_id"]?.stringValue else { expect(false, "\(fixture): an operation without unique_id"); continue }
             let kind = op["kind"]?.stringValue ?? ""
             let sender = op["from"]?["service"]?.stringValue
             let traceparent = op["traceparent"]?.stringValue.flatMap { TraceParent($0) }
-            let expectedTrace = try #require(Self.expectedTrace(op, truth: truth), "\(fixture) op \(uid): no trace")
+            guard let expectedTrace = Self.expectedTrace(op, truth: truth) else { expect(false, "\(fixture) op \(uid): no trace"); continue }
             let producers = replay.spans(kind: .producer, messageID: uid)
             let senderTracedItself = traceparent != nil && senderTraced == .complement
 
             // PRODUCER: one per publish, with the sender's service and the expected trace.
             var consumerParent: SpanID
             if senderTracedItself {
-                #expect(producers.isEmpty, "\(fixture) op \(uid): the sender traces itself; no PRODUCER of ours")
+                expect(producers.isEmpty, "\(fixture) op \(uid): the sender traces itself; no PRODUCER of ours")
                 consumerParent = traceparent!.parentID
             } else {
-                let producer = try #require(producers.count == 1 ? producers.first : nil, "\(fixture) op \(uid): \(producers.count) producers")
+                guard let producer = producers.count == 1 ? producers.first : nil else {
+                    expect(false, "\(fixture) op \(uid): \(producers.count) producers")
+                    continue
+                }
                 figures.producers += 1
-                #expect(producer.traceID == expectedTrace, "\(fixture) op \(uid) \(kind): trace")
+                expect(producer.traceID == expectedTrace, "\(fixture) op \(uid) \(kind): trace")
                 if producer.resource.service == sender {
                     figures.sendersRight += 1
                 } else if producer.resource.isUnknown, Self.senderMayBeUnknown(op, truth: truth) {
                     figures.sendersUnknown += 1
                 } else {
-                    Issue.record("\(fixture) op \(uid) \(kind) \(op["method"] ?? .null): sender \(producer.resource), truth \(sender ?? "-")")
+                    expect(false, "\(fixture) op \(uid) \(kind) \(op["method"] ?? .null): sender \(producer.resource), truth \(sender ?? "-")", \.wrongServices)
                 }
                 if let traceparent {
-                    #expect(producer.parentSpanID == traceparent.parentID, "\(fixture) op \(uid): child of the sender's span")
+                    expect(producer.parentSpanID == traceparent.parentID, "\(fixture) op \(uid): child of the sender's span")
                 }
                 if let info = op["osprofiler_otel_ids"], let parent = info["otel_parent_span_id"]?.stringValue {
-                    #expect(producer.parentSpanID?.hex == parent, "\(fixture) op \(uid): osprofiler parent")
+                    expect(producer.parentSpanID?.hex == parent, "\(fixture) op \(uid): osprofiler parent")
                 }
                 consumerParent = producer.spanID
                 if op["failed"] == .bool(true), op["outcome"]?.stringValue == "unroutable" {
-                    #expect(producer.status.code == .error, "\(fixture) op \(uid): unroutable publish is an error")
+                    expect(producer.status.code == .error, "\(fixture) op \(uid): unroutable publish is an error")
                 }
                 if kind == "notify" {
                     let isError = op["priority"]?.stringValue == "ERROR"
-                    #expect((producer.status.code == .error) == isError, "\(fixture) op \(uid): notification status")
+                    expect((producer.status.code == .error) == isError, "\(fixture) op \(uid): notification status")
                 }
                 // Caused publishes are parented on a receive span (CONSUMER or SERVER) of their cause.
                 if let cause = op["caused_by_unique_id"]?.stringValue {
@@ -122,7 +159,7 @@ struct GroundTruthTests {
                     {
                         figures.causesRight += 1
                     } else if traceparent == nil, op["trace_info"] == .null {
-                        Issue.record("\(fixture) op \(uid): parent \(parent.map { "\($0.kind.name) \($0.name)" } ?? "none") is not a receive span of cause \(cause)")
+                        expect(false, "\(fixture) op \(uid): parent \(parent.map { "\($0.kind.name) \($0.name)" } ?? "none") is not a receive span of cause \(cause)")
                     } else {
                         figures.causesRight += 1  // parented on the sender's own span, checked above
                     }
@@ -139,7 +176,7 @@ struct GroundTruthTests {
             }
             let consumers = replay.spans(kind: .consumer, messageID: uid)
             figures.deliveries += deliveries.count
-            #expect(consumers.count == deliveries.count, "\(fixture) op \(uid): \(consumers.count) consumers for \(deliveries.count) deliveries")
+            expect(consumers.count == deliveries.count, "\(fixture) op \(uid): \(consumers.count) consumers for \(deliveries.count) deliveries")
             let routingKey = op["routing_key"]?.stringValue ?? ""
             let serverQueue = kind != "notify" && routingKey.contains(".")
             var unmatched = consumers
@@ -148,12 +185,12 @@ struct GroundTruthTests {
                 let host = delivery["host"]?.stringValue
                 if let index = unmatched.firstIndex(where: { $0.resource.service == service && ($0.resource.host == nil || $0.resource.host == host) }) {
                     let consumer = unmatched.remove(at: index)
-                    #expect(consumer.parentSpanID == consumerParent, "\(fixture) op \(uid): consumer parent")
-                    #expect(consumer.traceID == expectedTrace, "\(fixture) op \(uid): consumer trace")
-                    if serverQueue { #expect(consumer.resource.host == host, "\(fixture) op \(uid): host of \(routingKey)") }
+                    expect(consumer.parentSpanID == consumerParent, "\(fixture) op \(uid): consumer parent")
+                    expect(consumer.traceID == expectedTrace, "\(fixture) op \(uid): consumer trace")
+                    if serverQueue { expect(consumer.resource.host == host, "\(fixture) op \(uid): host of \(routingKey)") }
                     figures.consumersRight += 1
                 } else {
-                    Issue.record("\(fixture) op \(uid): no consumer span for \(service ?? "-")@\(host ?? "-"); have \(unmatched.map(\.resource))")
+                    expect(false, "\(fixture) op \(uid): no consumer span for \(service ?? "-")@\(host ?? "-"); have \(unmatched.map(\.resource))", \.wrongServices)
                 }
             }
 
@@ -162,33 +199,36 @@ struct GroundTruthTests {
             let servers = replay.spans(kind: .server, messageID: uid)
             if kind == "call" {
                 figures.calls += 1
-                let client = try #require(clients.count == 1 ? clients.first : nil, "\(fixture) op \(uid): \(clients.count) CLIENT spans")
+                guard let client = clients.count == 1 ? clients.first : nil else {
+                    expect(false, "\(fixture) op \(uid): \(clients.count) CLIENT spans")
+                    continue
+                }
                 let outcome = op["outcome"]?.stringValue
                 let failedOnWire = op["failed"] == .bool(true)
                     && (op["failure_visible_on_wire"] == .bool(true) || outcome == "timeout")
-                #expect((client.status.code == .error) == failedOnWire, "\(fixture) op \(uid): CLIENT status \(client.status)")
-                #expect(client.traceID == expectedTrace)
-                if outcome == "timeout" { #expect(client.status.message == "timeout") }
+                expect((client.status.code == .error) == failedOnWire, "\(fixture) op \(uid): CLIENT status \(client.status)")
+                expect(client.traceID == expectedTrace, "\(fixture) op \(uid): CLIENT trace")
+                if outcome == "timeout" { expect(client.status.message == "timeout", "\(fixture) op \(uid): timeout status") }
                 if let failureClass = op["replies"]?.arrayValue.last?["failure_class"]?.stringValue {
                     let types = client.events.compactMap { event in event.attributes.first { $0.key == "exception.type" }?.value }
-                    #expect(types == [.string(failureClass)], "\(fixture) op \(uid): exception event")
+                    expect(types == [.string(failureClass)], "\(fixture) op \(uid): exception event")
                 }
                 if client.resource.service == sender || (client.resource.isUnknown && Self.senderMayBeUnknown(op, truth: truth)) {
                     figures.clientsRight += 1
                 } else {
-                    Issue.record("\(fixture) op \(uid): CLIENT service \(client.resource), truth \(sender ?? "-")")
+                    expect(false, "\(fixture) op \(uid): CLIENT service \(client.resource), truth \(sender ?? "-")", \.wrongServices)
                 }
                 let answered = (op["replies"]?.arrayValue ?? []).contains { $0["ending"] == .bool(true) } && !deliveries.isEmpty
-                #expect(servers.count == (answered ? 1 : 0), "\(fixture) op \(uid): \(servers.count) SERVER spans")
+                expect(servers.count == (answered ? 1 : 0), "\(fixture) op \(uid): \(servers.count) SERVER spans", \.serversLost)
                 if let server = servers.first, let consumer = consumers.first {
                     figures.servers += 1
-                    #expect(server.parentSpanID == consumer.spanID)
-                    #expect(server.resource.service == deliveries.first?["service"]?.stringValue)
-                    #expect((server.status.code == .error) == (op["failure_visible_on_wire"] == .bool(true)))
-                    #expect(server.startTime <= server.endTime && client.startTime <= server.startTime)
+                    expect(server.parentSpanID == consumer.spanID, "\(fixture) op \(uid): SERVER parent")
+                    expect(server.resource.service == deliveries.first?["service"]?.stringValue, "\(fixture) op \(uid): SERVER service \(server.resource)", \.wrongServices)
+                    expect((server.status.code == .error) == (op["failure_visible_on_wire"] == .bool(true)), "\(fixture) op \(uid): SERVER status")
+                    expect(server.startTime <= server.endTime && client.startTime <= server.startTime, "\(fixture) op \(uid): SERVER times")
                 }
             } else {
-                #expect(clients.isEmpty && servers.isEmpty, "\(fixture) op \(uid): no round trip for a \(kind)")
+                expect(clients.isEmpty && servers.isEmpty, "\(fixture) op \(uid): no round trip for a \(kind)")
             }
         }
 
@@ -200,14 +240,17 @@ struct GroundTruthTests {
             }
         }
         for (request, traces) in traceByRequest {
-            #expect(traces.count == 1, "\(fixture): request \(request) split into \(traces.count) traces")
+            expect(traces.count == 1, "\(fixture): request \(request) split into \(traces.count) traces")
         }
         // Every span ID is unique, and no span is its own parent.
-        #expect(Set(replay.spans.map(\.spanID)).count == replay.spans.count, "\(fixture): duplicate span IDs")
-        #expect(!replay.spans.contains { $0.parentSpanID == $0.spanID })
+        expect(Set(replay.spans.map(\.spanID)).count == replay.spans.count, "\(fixture): duplicate span IDs")
+        expect(!replay.spans.contains { $0.parentSpanID == $0.spanID }, "\(fixture): a span is its own parent")
 
-        report("\(fixture) [\(senderTraced.rawValue)]: \(figures.ops) operations; senders \(figures.sendersRight)/\(figures.producers) right, \(figures.sendersUnknown) unknown (periodic, not on the wire); consumers \(figures.consumersRight)/\(figures.deliveries); calls \(figures.clientsRight)/\(figures.calls) with \(figures.servers) server spans; causes \(figures.causesRight)/\(figures.causes)")
+        outcome.figures = figures
+        if strict { report("\(fixture) [\(senderTraced.rawValue)]: \(figures.ops) operations; senders \(figures.sendersRight)/\(figures.producers) right, \(figures.sendersUnknown) unknown (periodic, not on the wire); consumers \(figures.consumersRight)/\(figures.deliveries); calls \(figures.clientsRight)/\(figures.calls) with \(figures.servers) server spans; causes \(figures.causesRight)/\(figures.causes)") }
+        return outcome
     }
+
 
     @Test("every parent resolves: to our spans, or to spans the services exported themselves", arguments: fixtures)
     func parentsResolve(fixture: String) throws {

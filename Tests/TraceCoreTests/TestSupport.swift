@@ -24,6 +24,16 @@ struct Replay {
         self.pipeline = pipeline
     }
 
+    /// Replays records already decoded (a capture reordered as a cluster would deliver it).
+    init(records: [FixtureRecord], options: SynthesisOptions = SynthesisOptions()) {
+        var pipeline = EventPipeline(options: options)
+        var spans: [Span] = []
+        for record in records { spans += pipeline.process(record: record) }
+        spans += pipeline.finish()
+        self.spans = spans
+        self.pipeline = pipeline
+    }
+
     func spans(kind: Span.Kind, messageID: String) -> [Span] {
         spans.filter { $0.kind == kind && $0[attribute: "messaging.message.id"] == .string(messageID) }
     }

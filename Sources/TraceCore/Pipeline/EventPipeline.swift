@@ -8,9 +8,16 @@ public struct EventPipeline {
     /// Replay only what `options.visibility` would have received (`replay --mode`): a full capture then shows
     /// exactly what a cheaper source mode keeps. Live sources never need it: the broker already filters.
     public let reducesToVisibility: Bool
+    /// Holds events until the messages of other broker nodes that must come first have arrived (cluster order).
+    public private(set) var window: ReorderWindow
+    /// Records taken so far (`process(record:)`): the sequence the window and `releasedThrough` count in.
+    public private(set) var inputs: Int64 = 0
 
     public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
+        window = ReorderWindow(
+            window: options.reorderWindow, capacity: options.reorderCapacity, visibility: options.visibility,
+            serviceMap: options.serviceMap)
         self.reducesToVisibility = reducesToVisibility
     }
 
@@ -31,17 +38,18 @@ public struct EventPipeline {
     /// Processes one captured message. `location` names it in the first-example report.
     public mutating func process(record: FixtureRecord, location: String? = nil) -> [Span] {
         stats.messages += 1
+        inputs += 1
         let event: BusEvent
         do {
             event = try BusEvent(record: record)
         } catch {
             stats.skip("firehose_\(error.reason)", example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
-            return synthesizer.advance(to: record.capturedAt)
+            return advanceSynthesizer(to: record.capturedAt)
         }
         if reducesToVisibility {
             guard let visible = synthesizer.options.visibility.reduce(event) else {
                 stats.notVisible += 1
-                return synthesizer.advance(to: event.time)
+                return advanceSynthesizer(to: event.time)
             }
             return process(event: visible, location: location ?? "seq \(record.seq)")
         }
@@ -57,27 +65,50 @@ public struct EventPipeline {
             body = try event.decodableBody(limit: synthesizer.options.decompressionLimit)
         } catch {
             stats.skip("compression_\(error.reason)", example: "\(location): \(error.detail)")
-            return synthesizer.advance(to: event.time)
+            return advanceSynthesizer(to: event.time)
         }
         let message: OsloMessage
         do {
             message = try OsloDecoder.decode(body)
         } catch {
             stats.skip("oslo_\(error.reason)", example: "\(location): \(error.detail)")
-            return synthesizer.advance(to: event.time)
+            return advanceSynthesizer(to: event.time)
         }
         stats.count(message.kind)
-        return synthesizer.process(event, message)
+        return synthesize(event, message, location: location)
+    }
+
+    /// Through the reorder window when it is on; out come the events it releases, in order.
+    private mutating func synthesize(_ event: BusEvent, _ message: OsloMessage, location: String) -> [Span] {
+        guard window.window > 0 else { return synthesizer.process(event, message) }
+        return synthesize(window.insert(event, message, location: location, sequence: inputs))
+    }
+
+    private mutating func synthesize(_ entries: [ReorderWindow.Entry]) -> [Span] {
+        var spans: [Span] = []
+        for entry in entries { spans += synthesizer.process(entry.event, entry.message) }
+        return spans
+    }
+
+    /// Every input up to this sequence (`inputs`) has left the window and been synthesized: a live delivery may be
+    /// acknowledged up to it, never past an event still held.
+    public var releasedThrough: Int64 { window.oldestHeldSequence.map { $0 - 1 } ?? inputs }
+
+    /// Event time for deadlines: never past an event still held (its reply may be the one that answers a call).
+    private mutating func advanceSynthesizer(to now: Int64) -> [Span] {
+        synthesizer.advance(to: window.oldestHeldArrival.map { min($0, now) } ?? now)
     }
 
     /// Moves event time forward without an event (live: a timer): calls whose deadline passed close as timeouts.
     public mutating func advance(to now: Int64) -> [Span] {
-        synthesizer.advance(to: now)
+        guard window.window > 0 else { return synthesizer.advance(to: now) }
+        let spans = synthesize(window.advance(to: now))
+        return spans + advanceSynthesizer(to: now)
     }
 
     /// End of input: closes what can no longer complete (open calls time out at their deadline).
     public mutating func finish() -> [Span] {
-        synthesizer.finish()
+        synthesize(window.finish()) + synthesizer.finish()
     }
 }
 

@@ -29,6 +29,15 @@ public struct SynthesisOptions: Sendable, Equatable {
     /// The most bytes a compressed body (kombu_compression) may decompress to; past it the message is skipped as
     /// `compression_too_large`, so a decompression bomb costs at most this much memory.
     public var decompressionLimit = BusEvent.defaultDecompressionLimit
+    /// How long, in nanoseconds of event time, an event may wait for a message of another broker node that must
+    /// come first (`ReorderWindow`, docs/synthesis.md "Cluster order"); 0 turns the window off. Spans leave up to
+    /// this much later; events held ≈ message rate × this.
+    public var reorderWindow: Int64 = SynthesisOptions.defaultReorderWindow
+    /// Most events the reorder window holds; beyond it the oldest leaves early (counted).
+    public var reorderCapacity = 10_000
+    /// The default hold: twice the smallest (10 ms) that keeps every shipped capture exact with three nodes whose
+    /// links drift by up to 10 ms (ReorderWindowTests, 8 seeds per capture).
+    public static let defaultReorderWindow: Int64 = 20_000_000
 
     public init(
         serviceMap: ServiceMap = .openStackDefaults,
