@@ -5,6 +5,8 @@
 #
 # make test also installs rabbitmq-server (Debian) and runs a private node on 127.0.0.1:5682 (tools/broker.sh) for
 # the live tests, with a second venv holding real oslo.messaging for the scenario driver; it stops the node after.
+# The cluster test (LiveBrokerTests.Cluster) starts and stops a three-node cluster on 5692-5694 itself
+# (tools/broker.sh cluster-start, about 17 s); `cluster-stop` after the suite only cleans up after a crashed run.
 
 SWIFT ?= swift
 PYTHON ?= python3
@@ -54,6 +56,7 @@ test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	TB_BROKER_DIR=$(abspath .broker) \
 	$(SWIFT) test --skip-build || status=$$?; \
 	tools/broker.sh stop; \
+	tools/broker.sh cluster-stop; \
 	exit $$status
 
 ## The whole test suite under ThreadSanitizer, then AddressSanitizer: the tests and every agent they start are
@@ -71,6 +74,7 @@ sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 		$(SWIFT) test --skip-build --sanitize=$$sanitizer --build-path .build-$$sanitizer || status=1; \
 	done; \
 	tools/broker.sh stop; \
+	tools/broker.sh cluster-stop; \
 	exit $$status
 
 ## libFuzzer on the five decoders, FUZZ_SECONDS each (CI: 60); crashes land in Fuzz/regressions (tools/fuzz.sh).
@@ -80,4 +84,5 @@ fuzz: deps
 
 clean:
 	-tools/broker.sh stop
+	-tools/broker.sh cluster-stop
 	rm -rf .build $(VENV) $(SCENARIO_VENV) .broker

@@ -95,6 +95,75 @@ public struct AMQPURL: Equatable, Sendable, CustomStringConvertible {
         return "\(tls ? "amqps" : "amqp")://\(PercentEncoding.encode(user)):****@\(hostPart):\(port)\(vhostPart)"
     }
 
+    /// Several broker addresses, for failover, in the syntax of oslo.messaging's `transport_url`:
+    /// `amqp://U:P@HOST1:5672,U:P@HOST2:5672/VHOST` (one scheme and one vhost for every host), and also a list of
+    /// whole URLs `amqp://U:P@HOST1/,amqp://U:P@HOST2/` (what the repeated `--amqp-url` flag amounts to: its values
+    /// are joined with commas). `rabbit://` is read as `amqp://`, so a `transport_url` can be pasted as is. A host
+    /// written without credentials takes those of the first host of its URL that has them (oslo.messaging would log
+    /// in with empty ones), else guest:guest. A comma inside a password must be percent-encoded (`%2C`), as in any
+    /// URL. The order is kept: the agent tries the first address first and moves on round robin.
+    public static func list(_ text: String) throws(ParseError) -> [AMQPURL] {
+        func fail(_ why: String) -> ParseError {
+            ParseError(description: "invalid AMQP URL list \(maskList(text)): \(why); expected amqp://USER:PASS@HOST1:5672,USER:PASS@HOST2:5672/VHOST")
+        }
+        // Group the comma-separated items into URLs: an item with a scheme starts one, the others are more hosts.
+        var groups: [[Substring]] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = item.drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+            if item.isEmpty { throw fail("an empty address") }
+            if item.contains("://") || groups.isEmpty {
+                groups.append([item])
+            } else {
+                groups[groups.count - 1].append(item)
+            }
+        }
+        guard !groups.isEmpty else { throw fail("no address") }
+        var urls: [AMQPURL] = []
+        for group in groups {
+            guard let schemeEnd = group[0].range(of: "://") else { throw fail("the first address has no scheme") }
+            var scheme = String(group[0][..<schemeEnd.lowerBound])
+            if scheme == "rabbit" { scheme = "amqp" }
+            // The last host carries the URL's path (the vhost), which applies to every host of the group.
+            var hosts = [Substring(group[0][schemeEnd.upperBound...])] + group.dropFirst()
+            var path: Substring = ""
+            if let slash = hosts[hosts.count - 1].firstIndex(of: "/") {
+                path = hosts[hosts.count - 1][slash...]
+                hosts[hosts.count - 1] = hosts[hosts.count - 1][..<slash]
+            }
+            if path.contains("?") {
+                throw fail("query options (?...) are not supported: use amqps:// and --ca-file for TLS")
+            }
+            if let bad = hosts.dropLast().first(where: { $0.contains("/") }) {
+                throw fail("only the last host of a URL may have a /VHOST (got \(maskList(String(bad))))")
+            }
+            let credentials = hosts.first { $0.contains("@") }.map { $0[..<$0.lastIndex(of: "@")!] }
+            for host in hosts {
+                var entry = String(host)
+                if !host.contains("@"), let credentials { entry = credentials + "@" + entry }
+                let candidate = scheme + "://" + entry + path
+                do {
+                    urls.append(try AMQPURL(candidate))
+                } catch {
+                    // Keep the single URL's reason, without repeating the (masked) URL and the expected form.
+                    let reason = error.description.dropFirst("invalid AMQP URL \(mask(candidate)): ".count)
+                    throw fail("\(mask(candidate)): " + String(reason.prefix { $0 != ";" }))
+                }
+            }
+        }
+        return urls
+    }
+
+    /// `mask` for every address of a list (`amqp://u:p@h1,u:p@h2/`).
+    public static func maskList(_ text: String) -> String {
+        text.split(separator: ",", omittingEmptySubsequences: false).map { item -> String in
+            let item = String(item)
+            guard let at = item.lastIndex(of: "@") else { return item }
+            let start = item.range(of: "://")?.upperBound ?? item.startIndex
+            guard start < at, let colon = item[start..<at].firstIndex(of: ":") else { return item }
+            return String(item[...colon]) + "****" + String(item[at...])
+        }.joined(separator: ",")
+    }
+
     /// Masks the password of anything that looks like a URL with credentials, for error messages about bad input.
     public static func mask(_ text: String) -> String {
         guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@") else { return text }

@@ -16,13 +16,15 @@ public struct DeliveryTag: Sendable, Hashable, Comparable {
 
 /// What the source reports to the agent, in order.
 public enum SourceEvent: Sendable {
-    /// Connected, queue declared and bound, consuming. `generation` counts connections.
-    case connected(generation: UInt64, bindings: [QueueBinding])
+    /// Connected to `url` (one of `BrokerSource.addresses`), queue declared and bound, consuming. `generation`
+    /// counts connections.
+    case connected(generation: UInt64, bindings: [QueueBinding], url: AMQPURL)
     /// Messages from our queue in arrival order, each received at `record.capturedAt`: what arrived within
     /// `BrokerSource.batchWindowMilliseconds` of the first (at most `maximumBatch`), so the agent wakes once per batch.
     case deliveries([(record: FixtureRecord, tag: DeliveryTag)])
-    /// The connection failed or could not be made; the source retries after `retryIn`.
-    case disconnected(AMQPError, retryIn: Duration)
+    /// The connection to `url` failed or could not be made; the source retries after `retryIn`, with the next
+    /// address (`next`: round robin over `BrokerSource.addresses`).
+    case disconnected(AMQPError, url: AMQPURL, next: AMQPURL, retryIn: Duration)
     /// A failure no retry can fix (`AMQPError.Code.queueRefused`: the broker refuses our queue as declared): the
     /// source has stopped, and `events` ends after this.
     case failed(AMQPError)
@@ -62,6 +64,9 @@ public struct ReconnectPolicy: Sendable, Equatable {
 /// `prefetch` unacknowledged messages, and nothing is acknowledged before the agent has handled it.
 public final class BrokerSource: Sendable {
     public let settings: ConnectionSettings
+    /// The broker's addresses (nodes of one cluster), tried in order: the source stays on an address while it
+    /// works, and on a failure moves to the next one, round robin, with `reconnect`'s backoff between attempts.
+    public let addresses: [AMQPURL]
     public let topology: SourceTopology
     public let reconnect: ReconnectPolicy
     public let events: AsyncStream<SourceEvent>
@@ -90,8 +95,11 @@ public final class BrokerSource: Sendable {
     /// would blur queue waits of fast calls.
     public static let batchWindowMilliseconds: Int64 = 5
 
-    public init(settings: ConnectionSettings, topology: SourceTopology, reconnect: ReconnectPolicy = ReconnectPolicy()) {
+    /// `addresses` defaults to `settings.url` alone; with several, `settings` applies to each (its `url` replaced).
+    public init(settings: ConnectionSettings, addresses: [AMQPURL] = [], topology: SourceTopology,
+                reconnect: ReconnectPolicy = ReconnectPolicy()) {
         self.settings = settings
+        self.addresses = addresses.isEmpty ? [settings.url] : addresses
         self.topology = topology
         self.reconnect = reconnect
         (events, continuation) = AsyncStream.makeStream(of: SourceEvent.self)
@@ -143,6 +151,7 @@ public final class BrokerSource: Sendable {
 
     private func run() {
         var attempt = 0
+        var address = 0
         var sequence: Int64 = 0
         var lastTick: Int64 = 0
         func tick() {
@@ -160,8 +169,12 @@ public final class BrokerSource: Sendable {
                 break
             }
             let connection: AMQPConnection
+            let url = addresses[address]
+            // A failure moves on to the next address: a node that is down, or that cannot host our queue (a durable
+            // classic queue whose home node is down), is skipped until the round comes back to it.
+            let next = (address + 1) % addresses.count
             do {
-                connection = try connect()
+                connection = try connect(to: url)
             } catch {
                 if error.code == .queueRefused {
                     continuation.yield(.failed(error))
@@ -169,7 +182,8 @@ public final class BrokerSource: Sendable {
                 }
                 attempt += 1
                 let delay = reconnect.delay(attempt: attempt)
-                continuation.yield(.disconnected(error, retryIn: delay))
+                address = next
+                continuation.yield(.disconnected(error, url: url, next: addresses[next], retryIn: delay))
                 sleepInterruptibly(delay, tick: tick)
                 continue
             }
@@ -180,7 +194,7 @@ public final class BrokerSource: Sendable {
                 control.acknowledged = nil
                 return control.generation
             }
-            continuation.yield(.connected(generation: generation, bindings: topology.bindings))
+            continuation.yield(.connected(generation: generation, bindings: topology.bindings, url: url))
             do {
                 try consume(connection, generation: generation, sequence: &sequence, tick: tick)
                 connection.close()
@@ -189,14 +203,17 @@ public final class BrokerSource: Sendable {
                 connection.close()
                 attempt = 1
                 let delay = reconnect.delay(attempt: attempt)
-                continuation.yield(.disconnected(error, retryIn: delay))
+                address = next
+                continuation.yield(.disconnected(error, url: url, next: addresses[next], retryIn: delay))
                 sleepInterruptibly(delay, tick: tick)
             }
         }
         continuation.finish()
     }
 
-    private func connect() throws(AMQPError) -> AMQPConnection {
+    private func connect(to url: AMQPURL) throws(AMQPError) -> AMQPConnection {
+        var settings = settings
+        settings.url = url
         let connection = try AMQPConnection(settings: settings)
         try connection.declareQueue(topology.queue)
         for binding in topology.bindings {

@@ -15,8 +15,19 @@ struct AgentMetrics {
         self.source = source
     }
 
+    /// Trace messages per broker node, counted as they arrive (`count`), published by `sync`.
+    private var nodes = NodeMessageCounts()
+
+    /// Counts a received message under its broker node (the firehose's `node` header).
+    mutating func count(_ record: FixtureRecord) {
+        nodes.count(record)
+    }
+
     /// Brings the counters up to date; called on every tick (and at the end).
     mutating func sync(pipeline: EventPipeline, export: ExportCounters?, prefetchInUse: Int, reconnects: Int, connected: Bool) {
+        for (node, count) in nodes.counts {
+            add("trace_bridge_firehose_messages_by_node_total", [("node", node)], count)
+        }
         let stats = pipeline.stats
         let counters = pipeline.synthesizer.counters
         for (kind, count) in stats.events {
@@ -41,6 +52,9 @@ struct AgentMetrics {
             add("trace_bridge_correlation_evictions_total", [("table", table)], count)
         }
         add("trace_bridge_calls_timed_out_total", [], counters.timeouts)
+        for header in FirehoseHeader.allCases {
+            add("trace_bridge_firehose_header_missing_total", [("header", header.name)], stats.missingFirehoseHeaders[header])
+        }
         add("trace_bridge_amqp_reconnects_total", [], reconnects)
         Gauge(label: "trace_bridge_correlation_entries").record(pipeline.synthesizer.correlationEntries)
         Gauge(label: "trace_bridge_prefetch_in_use").record(prefetchInUse)
@@ -52,9 +66,6 @@ struct AgentMetrics {
             add("trace_bridge_export_retries_total", [], export.retries)
             add("trace_bridge_export_batches_total", [], export.batchesExported)
             Gauge(label: "trace_bridge_export_batches_in_flight").record(export.batchesInFlight)
-        for header in FirehoseHeader.allCases {
-            add("trace_bridge_firehose_header_missing_total", [("header", header.name)], stats.missingFirehoseHeaders[header])
-        }
         }
     }
 

@@ -7,12 +7,12 @@ struct BrokerFlags: ParsableArguments {
     @Option(
         name: .customLong("amqp-url"),
         help: ArgumentHelp(
-            "The broker, as amqp://USER:PASS@HOST:5672/VHOST (amqps:// for TLS). Default: $TRACE_BRIDGE_AMQP_URL, else amqp://guest:guest@localhost:5672/.",
-            discussion: "Prefer the environment variable or --amqp-url-file for the password: command lines are visible to every user of the host.",
+            "The broker, as amqp://USER:PASS@HOST:5672/VHOST (amqps:// for TLS). A cluster's nodes, for failover, as oslo.messaging's transport_url lists them (amqp://U:P@HOST1:5672,U:P@HOST2:5672/VHOST) or with the flag repeated. Default: $TRACE_BRIDGE_AMQP_URL, else amqp://guest:guest@localhost:5672/.",
+            discussion: "Prefer the environment variable or --amqp-url-file for the password: command lines are visible to every user of the host. With several addresses the agent starts with the first, stays on a node while it works and moves to the next one (round robin) when it fails.",
             valueName: "url"))
-    var amqpURL: String?
+    var amqpURL: [String] = []
 
-    @Option(name: .customLong("amqp-url-file"), help: ArgumentHelp("Read the AMQP URL from this file (e.g. a mounted secret).", valueName: "path"))
+    @Option(name: .customLong("amqp-url-file"), help: ArgumentHelp("Read the AMQP URL from this file (e.g. a mounted secret); several, one per line or comma-separated, for a cluster.", valueName: "path"))
     var amqpURLFile: String?
 
     @OptionGroup(title: "Source mode")
@@ -70,18 +70,26 @@ struct BrokerFlags: ParsableArguments {
         case hypervisor
     }
 
+    /// The first address (what a single-broker setting means).
     func url() throws -> AMQPURL {
+        try addresses()[0]
+    }
+
+    /// Every broker address, in the order given (`--amqp-url` repeated or comma-separated, as `transport_url`).
+    func addresses() throws -> [AMQPURL] {
         let environment = ProcessInfo.processInfo.environment
-        var text = amqpURL
+        var text = amqpURL.isEmpty ? nil : amqpURL.joined(separator: ",")
         if text == nil, let file = amqpURLFile {
             guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw ValidationError("cannot read --amqp-url-file \(file) (amqp.url_file, TRACE_BRIDGE_AMQP_URL_FILE): check the path and its permissions")
             }
-            text = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            // One address per line, or a comma-separated list.
+            text = contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: ",")
         }
         text = text ?? environment["TRACE_BRIDGE_AMQP_URL"] ?? "amqp://guest:guest@localhost:5672/"
         do {
-            return try AMQPURL(text!)
+            return try AMQPURL.list(text!)
         } catch {
             throw ValidationError(error.description)
         }

@@ -41,7 +41,7 @@ struct CaptureCommand: AsyncParsableCommand {
         let topology = try broker.topology()
         let settings = try broker.connectionSettings(purpose: "capture")
         let handle = try openOutput(output, append: true)
-        let source = BrokerSource(settings: settings, topology: topology)
+        let source = BrokerSource(settings: settings, addresses: try broker.addresses(), topology: topology)
         let signals = SignalHandler { first in if first { source.stopConsuming() } else { Foundation.exit(130) } }
         defer { withExtendedLifetime(signals) {} }
         source.start()
@@ -71,13 +71,15 @@ struct CaptureCommand: AsyncParsableCommand {
                     stopping = true
                     source.stopConsuming()
                 }
-            case .connected:
-                log("connected", ["url": "\(settings.url)"])
+            case .connected(_, _, let url):
+                log("connected", ["url": "\(url)"])
             case .failed(let error):
                 log(QueueRefusal(error: error, queue: topology.queue, vhost: settings.url.vhost).message, [:], level: .error)
                 throw QueueRefusal.exitCode
-            case .disconnected(let error, _):
-                log("broker unavailable, retrying", ["error": error.description], level: .warning)
+            case .disconnected(let error, let url, _, _):
+                log("broker unavailable, retrying",
+                    ["error": error.description, "url": "\(url)", "hint": error.clusterAdvice ?? ""].filter { !$0.value.isEmpty },
+                    level: .warning)
             case .blocked, .unblocked:
                 break
             case .stopped:

@@ -118,7 +118,8 @@ struct RunCommand: AsyncParsableCommand {
                                     idleFlush: idleFlush)
         }
         let agent = AgentService(
-            settings: try broker.connectionSettings(purpose: "run"), topology: topology, options: options, makeSink: makeSink,
+            settings: try broker.connectionSettings(purpose: "run"), addresses: try broker.addresses(), topology: topology,
+            options: options, makeSink: makeSink,
             status: status, shutdownGrace: .milliseconds(Int64(shutdownGraceSeconds * 1000)),
             firehoseHintSeconds: firehoseHintSeconds)
         var services = [ServiceGroupConfiguration.ServiceConfiguration(
@@ -144,6 +145,8 @@ struct RunCommand: AsyncParsableCommand {
 /// On graceful shutdown it stops consuming, exports what it holds within the grace period, acknowledges, and returns.
 struct AgentService: Service {
     let settings: ConnectionSettings
+    /// The broker's nodes, for failover (`settings.url` is the first).
+    let addresses: [AMQPURL]
     let topology: SourceTopology
     let options: SynthesisOptions
     let makeSink: @Sendable () throws -> any RunSink
@@ -153,7 +156,7 @@ struct AgentService: Service {
 
     func run() async throws {
         let sink = try makeSink()
-        let source = BrokerSource(settings: settings, topology: topology)
+        let source = BrokerSource(settings: settings, addresses: addresses, topology: topology)
         try await withGracefulShutdownHandler {
             try await consume(source, into: sink)
         } onGracefulShutdown: {
@@ -165,7 +168,7 @@ struct AgentService: Service {
         var pipeline = EventPipeline(options: options)
         var metrics = AgentMetrics(source: topology.mode.rawValue)
         source.start()
-        log("starting", ["url": "\(settings.url)", "queue": topology.queue.name,
+        log("starting", ["url": addresses.map(\.description).joined(separator: ","), "queue": topology.queue.name,
                          "bindings": topology.bindings.map(\.description).joined(separator: " ")])
         var connectedAt: Int64 = 0
         var received = 0
@@ -187,14 +190,15 @@ struct AgentService: Service {
         }
         for await event in source.events {
             switch event {
-            case .connected(let generation, _):
+            case .connected(let generation, _, let url):
                 connectedAt = BrokerSource.now()
                 if generation > 1 { reconnects += 1 }
                 status.brokerConnected(true)
-                log("connected", ["url": "\(settings.url)", "connection": "\(generation)"])
+                log("connected", ["url": "\(url)", "connection": "\(generation)"])
             case .deliveries(let batch):
                 for (record, tag) in batch {
                     received += 1
+                    metrics.count(record)
                     lastReceived = tag
                     let spans = pipeline.process(record: record)
                     status.record(spans, now: record.capturedAt)
@@ -220,10 +224,14 @@ struct AgentService: Service {
                 log(refusal!.message, [:], level: .error)
                 await sink.finish(grace: shutdownGrace)
                 acknowledge()
-            case .disconnected(let error, let retryIn):
+            case .disconnected(let error, let url, let next, let retryIn):
                 connectedAt = 0
                 status.brokerConnected(false)
-                log("broker unavailable, retrying", ["error": error.description, "retry_in_ms": "\(retryIn.components.seconds * 1000 + retryIn.components.attoseconds / 1_000_000_000_000_000)"], level: .warning)
+                var fields = ["error": error.description, "url": "\(url)",
+                              "retry_in_ms": "\(retryIn.components.seconds * 1000 + retryIn.components.attoseconds / 1_000_000_000_000_000)"]
+                if addresses.count > 1 { fields["next_url"] = "\(next)" }
+                if let advice = error.clusterAdvice { fields["hint"] = advice }
+                log("broker unavailable, retrying", fields, level: .warning)
             case .blocked(let reason):
                 log("broker blocked publishers (consumption continues)", ["reason": reason], level: .warning)
             case .unblocked:

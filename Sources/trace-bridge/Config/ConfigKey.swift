@@ -67,12 +67,12 @@ extension ConfigKey {
 
     /// The table. Order is the README's.
     static let all: [ConfigKey] = [
-        ConfigKey(path: "amqp.url", flag: "--amqp-url", environment: env("amqp.url"), kind: .string,
+        ConfigKey(path: "amqp.url", flag: "--amqp-url", environment: env("amqp.url"), kind: .list,
                   defaultValue: "amqp://guest:guest@localhost:5672/",
-                  meaning: "The broker (amqps:// for TLS). Prefer amqp.url_file or the variable: command lines are visible to every user.",
+                  meaning: "The broker (amqps:// for TLS); a cluster's nodes for failover as in transport_url (amqp://U:P@H1:5672,U:P@H2:5672/VHOST) or as a list. Prefer amqp.url_file or the variable: command lines are visible to every user.",
                   secret: true),
         ConfigKey(path: "amqp.url_file", flag: "--amqp-url-file", environment: env("amqp.url_file"), kind: .string,
-                  defaultValue: "", meaning: "Read the AMQP URL from this file (a mounted secret)."),
+                  defaultValue: "", meaning: "Read the AMQP URL(s) from this file (a mounted secret; one per line or comma-separated)."),
         ConfigKey(path: "amqp.ca_file", flag: "--ca-file", environment: env("amqp.ca_file"), kind: .string,
                   defaultValue: "", meaning: "amqps: CA bundle that signs the broker's certificate."),
         ConfigKey(path: "amqp.cert_file", flag: "--cert-file", environment: env("amqp.cert_file"), kind: .string,

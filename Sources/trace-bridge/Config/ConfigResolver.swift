@@ -138,7 +138,8 @@ struct ConfigResolver {
     /// Secrets are never printed: URL passwords and header values become `****`.
     static func masked(_ value: String, key: ConfigKey) -> String {
         guard key.secret else { return value }
-        if key.path == "amqp.url" { return (try? AMQPURL(value)).map { "\($0)" } ?? "****" }
+        // As written, password masked: one item may hold several hosts (transport_url style), or be one of them.
+        if key.path == "amqp.url" { return AMQPURL.maskList(value) }
         if let equals = value.firstIndex(of: "=") { return value[..<equals] + "=****" }
         return "****"
     }
