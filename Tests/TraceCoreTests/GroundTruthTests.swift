@@ -11,10 +11,11 @@ import TestSupport
 @Suite("Ground truth of the shipped captures")
 struct GroundTruthTests {
     static let fixtures = ["a_boot", "b_failure", "c_fanout", "d_notify", "e_otel", "f_osprofiler", "g_timeout"]
+        + queueLayoutFixtures
 
     /// Captures of tools/scenario/capture_layouts.sh (driver.py), one per oslo.messaging queue layout: quorum queues
     /// with the queue manager (and a requeue), stream fanout, gzip and bzip2 bodies. Their notifications go to a
-    /// ceilometer listener. Each joins `fixtures` once the synthesis (and decompression) for its layout is in.
+    /// ceilometer listener.
     static let queueLayoutFixtures = ["h_quorum_qm", "i_stream_fanout", "j_gzip", "k_bz2"]
 
     /// d_notify's notification listener is an operator's own consumer: say so, as an operator would (and the
