@@ -164,8 +164,9 @@ extension LiveBrokerTests {
             let stopped = Date()
             try Self.broker("node-stop", "1")
             try waitUntil("the agent to reconnect to node 2 or 3", timeout: 20) {
-                agent.stderr.contains("trace-bridge: connected connection=2 url=amqp://guest:****@127.0.0.1:5693/")
-                    || agent.stderr.contains("trace-bridge: connected connection=2 url=amqp://guest:****@127.0.0.1:5694/")
+                agent.stderr.split(separator: "\n").contains { line in
+                    line.hasPrefix("trace-bridge: connected ") && (line.hasSuffix("@127.0.0.1:5693/") || line.hasSuffix("@127.0.0.1:5694/"))
+                }
             }
             let failover = Date().timeIntervalSince(stopped)
             let reconnected = Date()
