@@ -180,6 +180,24 @@ struct AgentService: Service {
         func acknowledge() {
             if let ack = sink.takeAckable() { source.acknowledge(upTo: ack) }
         }
+        // Deliveries in input order until the reorder window has released them: a delivery's spans may come out
+        // later than it (cluster order), and its tag must never be acknowledged before they are accepted (at least
+        // once: a crash must not lose a held message). `from:` is the highest tag whose every predecessor has left.
+        var unreleased: [(sequence: Int64, tag: DeliveryTag)] = []
+        var unreleasedHead = 0
+        var releasedTag: DeliveryTag?
+        func releasedUpTo() -> DeliveryTag? {
+            let through = pipeline.releasedThrough
+            while unreleasedHead < unreleased.count, unreleased[unreleasedHead].sequence <= through {
+                releasedTag = unreleased[unreleasedHead].tag
+                unreleasedHead += 1
+            }
+            if unreleasedHead > 1024, unreleasedHead * 2 > unreleased.count {
+                unreleased.removeFirst(unreleasedHead)
+                unreleasedHead = 0
+            }
+            return releasedTag
+        }
         sink.onAckable { [source] tag in source.acknowledge(upTo: tag) }
         func syncMetrics() {
             let inUse = lastReceived.map { received in
@@ -201,13 +219,16 @@ struct AgentService: Service {
                     metrics.count(record)
                     lastReceived = tag
                     let spans = pipeline.process(record: record)
+                    unreleased.append((pipeline.inputs, tag))
                     status.record(spans, now: record.capturedAt)
-                    sink.accept(spans, from: tag, now: record.capturedAt)
+                    sink.accept(spans, from: releasedUpTo(), now: record.capturedAt)
                 }
             case .tick(let now):
                 let spans = pipeline.advance(to: now)
+                let before = releasedTag
+                let released = releasedUpTo()
                 status.record(spans, now: now)
-                sink.accept(spans, from: nil, now: now)
+                sink.accept(spans, from: released != before ? released : nil, now: now)
                 sink.tick(now: now)
                 syncMetrics()
                 headerWatch.check(pipeline.stats.missingFirehoseHeaders, status: status)

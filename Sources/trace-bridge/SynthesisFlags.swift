@@ -28,6 +28,13 @@ struct SynthesisFlags: ParsableArguments {
     var correlationCapacity = 100_000
 
     @Option(
+        name: .customLong("reorder-window"),
+        help: ArgumentHelp(
+            "Milliseconds an event may wait for a message of another RabbitMQ node that must come first (cluster order: every node publishes its own trace messages); 0 turns it off. Spans leave up to this much later, and about message rate × this many events are held.",
+            valueName: "ms"))
+    var reorderWindowMilliseconds = Int(SynthesisOptions.defaultReorderWindow / 1_000_000)
+
+    @Option(
         name: .customLong("foreign-queue"),
         help: ArgumentHelp(
             "Deliveries to queues matching this topic pattern are another agent's (repeatable), e.g. --foreign-queue 'compute.*' on the control plane when hypervisor agents run: they still link the trace here, but their CONSUMER spans are left to that agent.",
@@ -59,6 +66,11 @@ struct SynthesisFlags: ParsableArguments {
         var options = SynthesisOptions(senderTraced: senderTraced, correlationCapacity: correlationCapacity)
         options.foreignQueues = foreignQueues
         options.decompressionLimit = decompressionLimit
+        guard (0...60_000).contains(reorderWindowMilliseconds) else {
+            throw ValidationError(
+                "--reorder-window \(reorderWindowMilliseconds) must be between 0 (off) and 60000 ms; the default is \(SynthesisOptions.defaultReorderWindow / 1_000_000)")
+        }
+        options.reorderWindow = Int64(reorderWindowMilliseconds) * 1_000_000
         for pair in serviceMap {
             let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")
             let existing = options.serviceMap.topics[topic]

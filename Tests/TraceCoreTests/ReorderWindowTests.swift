@@ -124,3 +124,195 @@ struct ReorderWindowTests {
                 "\(fixture): three nodes with no delay must change nothing; first difference: \(Self.firstDifference(relabelled.spans, expected))")
     }
 }
+
+/// One test per ordering rule of the reorder window, its bounds, and the acknowledgement watermark.
+@Suite("Reorder window: rules and bounds")
+struct ReorderWindowRuleTests {
+    static let ms: Int64 = 1_000_000
+    static let window: Int64 = 20 * ms
+
+    static func event(
+        _ kind: BusEvent.Kind, node: String, at time: Int64, exchange: String = "nova", routingKey: String = "conductor",
+        queue: String? = nil, connection: String? = nil, routed: [String]? = nil, timestampMillis: Int64? = nil
+    ) -> BusEvent {
+        var properties = MessageProperties()
+        if let timestampMillis {
+            properties.headers = AMQPTable([("timestamp_in_ms", .integer(timestampMillis, tag: UInt8(ascii: "l")))])
+        }
+        return BusEvent(
+            kind: kind, time: time * ms, exchange: exchange, routingKey: routingKey, queue: queue,
+            routedQueues: kind == .publish ? (routed ?? [queue ?? routingKey]) : nil, properties: properties,
+            connection: connection, node: node, source: .firehose, body: [])
+    }
+
+    static func request(_ id: String, call msgID: String? = nil, replyQueue: String? = nil, request: String = "req-1") -> OsloMessage {
+        var message = OsloMessage(kind: .request)
+        message.uniqueID = id
+        message.method = "m"
+        message.msgID = msgID
+        message.replyQueue = replyQueue ?? (msgID != nil ? "reply_q" : nil)
+        message.context.requestID = request
+        return message
+    }
+
+    static func reply(_ id: String, to msgID: String) -> OsloMessage {
+        var message = OsloMessage(kind: .reply)
+        message.uniqueID = id
+        message.msgID = msgID
+        message.ending = true
+        return message
+    }
+
+    static func notification(_ id: String, publisher: String, request: String = "req-1") -> OsloMessage {
+        var message = OsloMessage(kind: .notification)
+        message.messageID = id
+        message.publisherID = publisher
+        message.eventType = "compute.instance.pause.start"
+        message.context.requestID = request
+        return message
+    }
+
+    /// Feeds events in arrival order; returns the released ones as "identity@ms" (or the identity alone).
+    struct Run {
+        var window = ReorderWindow(window: ReorderWindowRuleTests.window)
+        var out: [ReorderWindow.Entry] = []
+        var sequence: Int64 = 0
+
+        mutating func add(_ event: BusEvent, _ message: OsloMessage) {
+            sequence += 1
+            out += window.insert(event, message, location: "", sequence: sequence)
+        }
+
+        var order: [String] { out.map { "\($0.event.kind == .publish ? "P" : "D"):\($0.message.uniqueID ?? $0.message.messageID ?? "")" } }
+        func time(_ label: String) -> Int64? {
+            out.first { "\($0.event.kind == .publish ? "P" : "D"):\($0.message.uniqueID ?? $0.message.messageID ?? "")" == label }?.event.time
+        }
+    }
+
+    @Test("a delivery waits for its publish from another node, and is never earlier than it")
+    func deliveryFollowsPublish() {
+        var run = Run()
+        run.add(Self.event(.deliver, node: "b", at: 100, queue: "conductor"), Self.request("m1"))
+        #expect(run.out.isEmpty, "the delivery is held: its publish has not arrived")
+        run.add(Self.event(.publish, node: "a", at: 104), Self.request("m1"))
+        #expect(run.order == ["P:m1", "D:m1"])
+        #expect(run.time("D:m1") == 104 * Self.ms, "clamped to the publish: no negative queue wait")
+    }
+
+    @Test("a node's events keep their order: one held event holds its successors")
+    func perNodeOrder() {
+        var run = Run()
+        run.add(Self.event(.deliver, node: "b", at: 100, queue: "conductor"), Self.request("m1"))
+        run.add(Self.event(.publish, node: "b", at: 101, routingKey: "scheduler"), Self.request("m2"))
+        #expect(run.out.isEmpty, "m2's publish is behind m1's held delivery on node b")
+        run.add(Self.event(.publish, node: "c", at: 102, routingKey: "compute"), Self.request("m3", request: "req-2"))
+        #expect(run.order == ["P:m3"], "another node's events are not held by it")
+        run.add(Self.event(.publish, node: "a", at: 103), Self.request("m1"))
+        #expect(run.order == ["P:m3", "P:m1", "D:m1", "P:m2"])
+    }
+
+    @Test("a reply's publish waits for the delivery of its call")
+    func replyFollowsCallDelivery() {
+        var run = Run()
+        run.add(Self.event(.publish, node: "a", at: 100, routingKey: "scheduler", connection: "conductor"), Self.request("c1", call: "msg-1"))
+        run.add(Self.event(.publish, node: "c", at: 103, exchange: "", routingKey: "reply_q", connection: "scheduler"), Self.reply("r1", to: "msg-1"))
+        #expect(run.order == ["P:c1"], "the reply is held: the call's delivery has not arrived")
+        run.add(Self.event(.deliver, node: "b", at: 105, routingKey: "scheduler", queue: "scheduler"), Self.request("c1", call: "msg-1"))
+        #expect(run.order == ["P:c1", "D:c1", "P:r1"])
+        #expect(run.time("P:r1")! >= run.time("D:c1")!, "SERVER spans never end before they start")
+    }
+
+    @Test("a handler blocked on a call publishes after the reply's delivery")
+    func blockedHandlerFollowsReply() {
+        var run = Run()
+        run.add(Self.event(.publish, node: "a", at: 100, routingKey: "scheduler", connection: "conductor-pool"), Self.request("c1", call: "msg-1"))
+        run.add(Self.event(.deliver, node: "b", at: 101, routingKey: "scheduler", queue: "scheduler"), Self.request("c1", call: "msg-1"))
+        run.add(Self.event(.publish, node: "b", at: 110, exchange: "", routingKey: "reply_q", connection: "scheduler-pool"), Self.reply("r1", to: "msg-1"))
+        // The conductor's next cast, on the call's connection, overtakes the reply's delivery (node c).
+        run.add(Self.event(.publish, node: "a", at: 111, routingKey: "compute.host-1", connection: "conductor-pool"), Self.request("k1"))
+        #expect(run.order == ["P:c1", "D:c1", "P:r1"], "the cast waits: its handler is blocked until the reply is delivered")
+        run.add(Self.event(.deliver, node: "c", at: 113, exchange: "", routingKey: "reply_q", queue: "reply_q"), Self.reply("r1", to: "msg-1"))
+        #expect(run.order == ["P:c1", "D:c1", "P:r1", "D:r1", "P:k1"])
+        #expect(run.time("P:k1") == 113 * Self.ms, "never before the reply that unblocked it")
+    }
+
+    @Test("a handler's notification waits for the delivery that opens the handler")
+    func notificationFollowsItsHandler() {
+        var run = Run()
+        run.add(Self.event(.publish, node: "a", at: 100, routingKey: "compute.compute-1", connection: "api"), Self.request("k1"))
+        run.add(Self.event(.publish, node: "c", at: 102, routingKey: "notifications.info", connection: "compute-pool"),
+                Self.notification("n1", publisher: "compute.compute-1"))
+        #expect(run.order == ["P:k1"], "nova-compute's notification is held: its handler's delivery is on its way")
+        run.add(Self.event(.deliver, node: "b", at: 104, routingKey: "compute.compute-1", queue: "compute.compute-1"), Self.request("k1"))
+        #expect(run.order == ["P:k1", "D:k1", "P:n1"])
+    }
+
+    @Test("a request waits for an undelivered request of its request ID to another service, not one from its own connection")
+    func requestFollowsOtherHandlers() {
+        var run = Run()
+        run.add(Self.event(.publish, node: "a", at: 100, routingKey: "compute.compute-1", connection: "api"), Self.request("k1"))
+        // The API's own next publish (same connection): it cannot be caused by k1's handler.
+        run.add(Self.event(.publish, node: "a", at: 101, routingKey: "conductor", connection: "api"), Self.request("k2"))
+        #expect(run.order == ["P:k1", "P:k2"])
+        // nova-compute's call to the conductor overtakes the delivery of k1 that opened its handler.
+        run.add(Self.event(.publish, node: "c", at: 102, routingKey: "conductor", connection: "compute-pool"), Self.request("k3", call: "msg-3"))
+        #expect(run.order == ["P:k1", "P:k2"])
+        run.add(Self.event(.deliver, node: "b", at: 103, routingKey: "compute.compute-1", queue: "compute.compute-1"), Self.request("k1"))
+        #expect(run.order == ["P:k1", "P:k2", "D:k1", "P:k3"])
+    }
+
+    @Test("timestamp_in_ms is the publish time: a lagging node's publish is moved back into its millisecond")
+    func timestampInMillis() {
+        var run = Run()
+        run.add(Self.event(.publish, node: "a", at: 109, timestampMillis: 100), Self.request("m1"))
+        #expect(run.time("P:m1") == 100 * Self.ms + 999_999)
+        run.add(Self.event(.publish, node: "a", at: 120, timestampMillis: 120), Self.request("m2", request: "req-2"))
+        #expect(run.time("P:m2") == 120 * Self.ms, "already in its millisecond: unchanged")
+    }
+
+    @Test("an event whose dependency never comes leaves after the window, not before")
+    func deadline() {
+        var run = Run()
+        run.add(Self.event(.deliver, node: "b", at: 100, queue: "conductor"), Self.request("orphan"))
+        run.out += run.window.advance(to: 119 * Self.ms)
+        #expect(run.out.isEmpty)
+        run.out += run.window.advance(to: 120 * Self.ms)
+        #expect(run.order == ["D:orphan"])
+        #expect(run.window.counters.releasedAtDeadline == 1)
+    }
+
+    @Test("memory is bounded: beyond the capacity the oldest event leaves early, counted")
+    func capacity() {
+        var window = ReorderWindow(window: Self.window, capacity: 3)
+        var released: [Int64] = []
+        for index in 0..<5 {
+            let event = Self.event(.deliver, node: "n\(index)", at: 100 + Int64(index), queue: "conductor")
+            released += window.insert(event, Self.request("m\(index)"), location: "", sequence: Int64(index + 1)).map(\.sequence)
+            #expect(window.held <= 3)
+        }
+        #expect(released == [1, 2], "the oldest leave first")
+        #expect(window.counters.releasedEarly == 2 && window.counters.heldMaximum == 4)
+    }
+
+    @Test("the acknowledgement watermark never passes a held event", arguments: [1, 2, 3] as [UInt64])
+    func watermark(seed: UInt64) throws {
+        let records = ClusterSimulation.reorder(
+            try ClusterSimulation.records(fixture: "a_boot"), seed: seed, maxDelay: 10 * Self.ms)
+        var pipeline = EventPipeline(options: SynthesisOptions())
+        var heldSome = false
+        for record in records {
+            _ = pipeline.process(record: record)
+            let through = pipeline.releasedThrough
+            #expect(through <= pipeline.inputs)
+            if let oldest = pipeline.window.oldestHeldSequence {
+                heldSome = true
+                #expect(through == oldest - 1, "a delivery after a held one must not be acknowledged")
+            } else {
+                #expect(through == pipeline.inputs)
+            }
+        }
+        #expect(heldSome, "the reordered capture must exercise the window")
+        _ = pipeline.finish()
+        #expect(pipeline.releasedThrough == pipeline.inputs && pipeline.window.held == 0)
+    }
+}
