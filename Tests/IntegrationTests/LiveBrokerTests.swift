@@ -22,9 +22,9 @@ struct LiveBrokerTests {
 
     /// Starts `trace-bridge run` writing OTLP/JSON, on a queue of its own; returns once it is consuming. The full
     /// firehose unless `extra` names a mode: these tests compare every span with the truth.
-    static func startAgent(queue: String, output: URL, extra: [String] = []) throws -> BackgroundProcess {
+    static func startAgent(queue: String, output: URL, extra: [String] = [], url: String = amqpURL) throws -> BackgroundProcess {
         let agent = try BackgroundProcess(CLI.executable, [
-            "run", "--amqp-url", amqpURL, "--format", "otlp-json", "--output", output.path, "--queue", queue,
+            "run", "--amqp-url", url, "--format", "otlp-json", "--output", output.path, "--queue", queue,
             "--queue-expires", "300",
         ] + notificationConsumer + (extra.contains("--mode") ? [] : ["--mode", "firehose"]) + extra)
         try waitUntil("the agent to connect (\(queue))", timeout: 30) {
@@ -35,16 +35,16 @@ struct LiveBrokerTests {
     }
 
     /// Runs the scenario (about 5 s of real RPC) and returns its ground truth.
-    static func runScenario() throws -> ScenarioTruth {
+    static func runScenario(url: String = transportURL, driverArguments: [String] = []) throws -> ScenarioTruth {
         let truthFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-truth-\(UUID()).json")
         defer { try? FileManager.default.removeItem(at: truthFile) }
         guard FileManager.default.isExecutableFile(atPath: scenarioPython.path) else {
             throw TestSetupError("no scenario venv at \(scenarioPython.path): run `make test`")
         }
         let driver = try BackgroundProcess(scenarioPython, [
-            Repository.root.appendingPathComponent("tools/scenario/driver.py").path, "--url", transportURL,
+            Repository.root.appendingPathComponent("tools/scenario/driver.py").path, "--url", url,
             "--truth", truthFile.path,
-        ])
+        ] + driverArguments)
         defer { driver.cleanUp() }
         let status = try driver.wait(timeout: 90)
         guard status == 0 else { throw TestSetupError("the scenario driver failed (\(status)): \(driver.stderr.suffix(3000))") }
@@ -234,6 +234,42 @@ struct LiveBrokerTests {
             #expect(twin?.parentSpanID == span.parentSpanID, "\(span.name): parents differ")
             #expect(span.service == "nova-compute" && span.host == "compute-1")
         }
+    }
+
+    @Test("the queue layouts of current deployment guides (quorum, queue manager, stream fanout, gzip): run = truth")
+    func modernLayout() throws {
+        // A vhost of its own: quorum and stream queues are durable and would clash with the classic queues of the
+        // same names that the other tests declare in /.
+        let vhost = "tb-it-layout-\(UUID().uuidString.prefix(8).lowercased())"
+        try Self.rabbitmqctl("add_vhost", vhost)
+        defer { try? Self.rabbitmqctl("delete_vhost", vhost) }
+        try Self.rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        try Self.rabbitmqctl("trace_on", "-p", vhost)
+        let base = Self.amqpURL.hasSuffix("/") ? Self.amqpURL : Self.amqpURL + "/"
+        let amqpURL = base + vhost, transportURL = "rabbit://" + amqpURL.dropFirst("amqp://".count)
+        let output = Self.temporaryFile("layout.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try Self.startAgent(queue: "tb-it-layout", output: output, url: amqpURL)
+        defer { agent.cleanUp() }
+        let truth = try Self.runScenario(url: transportURL, driverArguments: [
+            "--quorum", "--queue-manager", "--stream-fanout", "--compression", "gzip",
+        ])
+        #expect(truth.operations.contains { op in op.deliveries.contains { $0.queue == "scheduler_fanout" } },
+                "the schedulers read the stream scheduler_fanout")
+        #expect(truth.operations.contains { $0.replyQueue?.hasPrefix("reply_api-1:nova-api:") ?? false },
+                "queue-manager reply queue names")
+        try waitUntil("the agent to write the spans of every operation", timeout: 30) {
+            let spans = try Self.spans(in: output)
+            return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
+        }
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0, "\(agent.stderr)")
+        let spans = try Self.spans(in: output)
+        let report = truth.check(spans)
+        for problem in report.problems { Issue.record("\(problem)") }
+        let streamConsumers = Set(spans.filter { $0.kind == 5 && $0.queue == "scheduler_fanout" }.map(\.spanID))
+        #expect(streamConsumers.count == 2, "one CONSUMER span per stream listener")
+        print("live layout fidelity (quorum + queue manager + stream fanout + gzip): \(report.summary)")
     }
 
     /// rabbitmqctl on the private node (tools/broker.sh ctl).

@@ -20,6 +20,8 @@ struct ScenarioTruth {
         var requestID: String
         var exchange: String
         var deliveries: [Delivery]
+        /// A call's `_reply_q`.
+        var replyQueue: String? = nil
     }
 
     var operations: [Operation] = []
@@ -46,7 +48,7 @@ struct ScenarioTruth {
                 deliveries: (op["deliveries"] as? [[String: Any]] ?? []).map {
                     Delivery(service: $0["service"] as? String ?? "", host: $0["host"] as? String ?? "",
                              queue: $0["queue"] as? String ?? "")
-                })
+                }, replyQueue: op["reply_q"] as? String)
         }
     }
 
