@@ -33,9 +33,9 @@ public enum FirehoseHeader: Int, Sendable, CaseIterable, Comparable {
         case .routedQueues:
             "unroutable publishes are not marked, deliveries the source does not see are not inferred (no CONSUMER span for them), and a sender is not inferred from the handlers routing would have shown"
         case .connection:
-            "senders and consumer hosts are not learned from broker connections: spans keep what the message, the queue name and the request's handlers say (more of them unknown)"
+            "senders and consumer hosts are not learned from broker connections: spans keep what the message, the queue name and the request's handlers say (more of them unknown); the listeners of a stream queue cannot be told apart (one CONSUMER span per message and stream)"
         case .channel:
-            "no span uses it yet: deliveries are told apart by queue and connection only"
+            "the listeners of a stream queue are told apart by their connection alone (their CONSUMER spans get other IDs)"
         case .user:
             "no span uses it"
         }
