@@ -20,12 +20,14 @@ Ground truth comes from hooks in each process (see install_hooks):
   * the client's view (target, outcome) from the code that sends (Recorder.sending).
 """
 import argparse
+import atexit
 import contextlib
 import json
 import logging
 import multiprocessing as mp
 import os
 import queue
+import shutil
 import signal
 import sys
 import tempfile
@@ -685,7 +687,9 @@ def main():
     os.environ[RABBIT_OPTIONS_ENV] = json.dumps(rabbit_options)
     if rabbit_options.get('use_queue_manager'):
         # The queue manager's counter is guarded by an external oslo.concurrency lock.
-        os.environ.setdefault('OSLO_LOCK_PATH', tempfile.mkdtemp(prefix='tb-scenario-locks-'))
+        if 'OSLO_LOCK_PATH' not in os.environ:
+            locks = os.environ['OSLO_LOCK_PATH'] = tempfile.mkdtemp(prefix='tb-scenario-locks-')
+            atexit.register(shutil.rmtree, locks, ignore_errors=True)
     # SIGTERM -> normal exit path, so the children are cleaned up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
