@@ -56,6 +56,11 @@ struct AgentMetrics {
             add("trace_bridge_firehose_header_missing_total", [("header", header.name)], stats.missingFirehoseHeaders[header])
         }
         add("trace_bridge_amqp_reconnects_total", [], reconnects)
+        let reorder = pipeline.window.counters
+        add("trace_bridge_reorder_released_early_total", [], reorder.releasedEarly)
+        add("trace_bridge_reorder_released_at_deadline_total", [], reorder.releasedAtDeadline)
+        add("trace_bridge_reorder_events_reordered_total", [], reorder.reordered)
+        Gauge(label: "trace_bridge_reorder_events_held").record(pipeline.window.held)
         Gauge(label: "trace_bridge_correlation_entries").record(pipeline.synthesizer.correlationEntries)
         Gauge(label: "trace_bridge_prefetch_in_use").record(prefetchInUse)
         Gauge(label: "trace_bridge_broker_connected").record(connected ? 1 : 0)

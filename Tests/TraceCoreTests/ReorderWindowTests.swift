@@ -99,6 +99,21 @@ struct ReorderWindowTests {
         #expect(SynthesisOptions.defaultReorderWindow >= found * Self.milliseconds)
     }
 
+    @Test("trace-bridge replay of a reordered capture keeps every SERVER span; --reorder-window 0 loses some")
+    func replayCommand() throws {
+        let records = ClusterSimulation.reorder(
+            try ClusterSimulation.records(fixture: "a_boot"), seed: 1, maxDelay: 10 * Self.milliseconds)
+        var input: [UInt8] = []
+        for record in records { input += record.jsonLine() + [0x0A] }
+        func servers(_ extra: [String]) throws -> Int {
+            let result = try CLI.run(["replay", "-", "--color", "never", "--quiet"] + extra, stdin: Data(input))
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").filter { $0.contains("SERVER") }.count
+        }
+        #expect(try servers([]) == 8, "a_boot answers 8 calls")
+        #expect(try servers(["--reorder-window", "0"]) < 8)
+    }
+
     static func firstDifference(_ spans: [Span], _ expected: [Span]) -> String {
         for (index, (span, other)) in zip(spans, expected).enumerated() where span != other {
             return "span \(index): \(span.kind.name) \(span.name) \(span.resource) vs \(other.kind.name) \(other.name) \(other.resource)"

@@ -213,11 +213,14 @@ public struct ReorderWindow {
                 }
             }
             var chosen = best?.node
+            var early = false
             if chosen == nil, overflow, let oldest {
                 chosen = oldest.node
+                early = true
                 counters.releasedEarly += 1
             }
             guard let node = chosen else { return }
+            if !early, !everything, blocked(queues[node]!.first!) { counters.releasedAtDeadline += 1 }
             var entry = queues[node]!.popFirst()
             held -= 1
             if let (requestID, service) = entry.handlerOf, var handlers = heldHandlers[requestID],
@@ -228,7 +231,6 @@ public struct ReorderWindow {
             } else if entry.event.kind == .publish {
                 heldPublishes[entry.identity] = nil
             }
-            if !everything, blocked(entry) { counters.releasedAtDeadline += 1 }
             settle(&entry)
             out.append(entry)
         }
