@@ -46,6 +46,7 @@ public struct EventPipeline {
             stats.skip("firehose_\(error.reason)", example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
             return advanceSynthesizer(to: record.capturedAt)
         }
+        stats.missingFirehoseHeaders.count(event.missingHeaders)
         if reducesToVisibility {
             guard let visible = synthesizer.options.visibility.reduce(event) else {
                 stats.notVisible += 1
@@ -54,7 +55,6 @@ public struct EventPipeline {
             return process(event: visible, location: location ?? "seq \(record.seq)")
         }
         return process(event: event, location: location ?? "seq \(record.seq)")
-        stats.missingFirehoseHeaders.count(event.missingHeaders)
     }
 
     /// Processes one bus event.
@@ -152,6 +152,8 @@ public struct PipelineStats: Sendable, Equatable {
     public var firstExample: [String: String] = [:]
     /// Events a replay left out because the chosen source mode would not have received them (not an error).
     public var notVisible = 0
+    /// Firehose trace messages without each undocumented header the agent uses (`FirehoseHeader`).
+    public var missingFirehoseHeaders = FirehoseHeaderCounts()
 
     public init() {}
 
@@ -162,5 +164,3 @@ public struct PipelineStats: Sendable, Equatable {
 
     public var skippedTotal: Int { skipped.values.reduce(0, +) }
 }
-    /// Firehose trace messages without each undocumented header the agent uses (`FirehoseHeader`).
-    public var missingFirehoseHeaders = FirehoseHeaderCounts()
