@@ -58,8 +58,9 @@ public struct ReconnectPolicy: Sendable, Equatable {
 /// Consumes our queue on a dedicated thread and reports to the async world through `events`.
 ///
 /// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and waits on its socket at most 100 ms
-/// at a time, which also services heartbeats. Other threads talk to it only through `control` (acks, stop
-/// requests), and wake it through an eventfd, so an acknowledgement goes out at once rather than at the next poll.
+/// at a time, which also services heartbeats. Other threads talk to it only through `machine` (an
+/// `AcknowledgementStateMachine`: acks, stop and close requests), and wake it through an eventfd, so an
+/// acknowledgement goes out at once rather than at the next poll.
 /// `events` is an unbounded stream, but bounded in practice by `basic.qos` prefetch: the broker sends at most
 /// `prefetch` unacknowledged messages, and nothing is acknowledged before the agent has handled it.
 public final class BrokerSource: Sendable {
@@ -71,20 +72,10 @@ public final class BrokerSource: Sendable {
     public let reconnect: ReconnectPolicy
     public let events: AsyncStream<SourceEvent>
     private let continuation: AsyncStream<SourceEvent>.Continuation
-    private let control = Mutex(Control())
+    /// What to acknowledge, cancel, report and close; the AMQP thread carries out its actions.
+    private let machine = Mutex(AcknowledgementStateMachine())
     /// Signalled by `acknowledge`, `stopConsuming` and `close`; the AMQP thread waits on it beside the socket.
     private let wakeFD: Int32
-
-    private struct Control {
-        var generation: UInt64 = 0
-        /// Highest tag the agent is done with, per the current generation; acked with `multiple`.
-        var pendingAck: DeliveryTag?
-        /// Highest tag acknowledged (or about to be) on the current connection: a tag at or below it is never acked
-        /// again (the broker closes the channel on an unknown delivery tag).
-        var acknowledged: DeliveryTag?
-        var stopConsuming = false
-        var closing = false
-    }
 
     /// The most deliveries one `.deliveries` event carries.
     public static let maximumBatch = 256
@@ -118,33 +109,30 @@ public final class BrokerSource: Sendable {
 
     /// Everything up to `tag` (on its connection) is handled: the broker may forget it.
     public func acknowledge(upTo tag: DeliveryTag) {
-        let due = control.withLock { control -> Bool in
-            guard tag.generation == control.generation, control.acknowledged.map({ $0 < tag }) ?? true else {
-                return false
-            }
-            control.pendingAck = tag
-            control.acknowledged = tag
-            return true
-        }
-        if due { tb_wake(wakeFD) }
+        carryOut(machine.withLock { $0.settled(upTo: tag) })
     }
 
     /// The highest delivery acknowledged on the current connection (nil before the first, and after a reconnect).
-    public var acknowledged: DeliveryTag? { control.withLock { $0.acknowledged } }
+    public var acknowledged: DeliveryTag? { machine.withLock { $0.acknowledged } }
 
     /// Stops new deliveries (basic.cancel); `.stopped` follows the last one.
     public func stopConsuming() {
-        control.withLock { $0.stopConsuming = true }
-        tb_wake(wakeFD)
+        carryOut(machine.withLock { $0.stopRequested() })
     }
 
     /// Sends the last acknowledgement, closes the connection and finishes `events`.
     public func close() {
-        control.withLock {
-            $0.stopConsuming = true
-            $0.closing = true
+        carryOut(machine.withLock { $0.closeRequested() })
+    }
+
+    /// The actions of the agent's events: only a wakeup (what is due goes out on the AMQP thread), or nothing.
+    private func carryOut(_ action: AcknowledgementStateMachine.Action?) {
+        switch action {
+        case .wakeConnectionThread: tb_wake(wakeFD)
+        case .drop, nil: break  // stale, repeated or never delivered: never sent
+        case .acknowledge, .cancelConsumer, .reportStopped, .closeConnection:
+            preconditionFailure("\(action!) is carried out on the AMQP thread")
         }
-        tb_wake(wakeFD)
     }
 
     // MARK: The connection thread
@@ -152,6 +140,7 @@ public final class BrokerSource: Sendable {
     private func run() {
         var attempt = 0
         var address = 0
+        var generation: UInt64 = 0
         var sequence: Int64 = 0
         var lastTick: Int64 = 0
         func tick() {
@@ -161,12 +150,19 @@ public final class BrokerSource: Sendable {
                 continuation.yield(.tick(now))
             }
         }
-        while !control.withLock({ $0.closing }) {
-            if control.withLock({ $0.stopConsuming }) {
+        connections: while true {
+            switch machine.withLock({ $0.readyToConnect() }) {
+            case .connect:
+                break
+            case .reportStopped:
                 // Stopped while disconnected: nothing is in flight.
                 continuation.yield(.stopped)
-                while !control.withLock({ $0.closing }) { Self.sleep(milliseconds: 50) }
-                break
+                continue
+            case .wait:
+                Self.sleep(milliseconds: 50)
+                continue
+            case .finish:
+                break connections
             }
             let connection: AMQPConnection
             let url = addresses[address]
@@ -177,8 +173,9 @@ public final class BrokerSource: Sendable {
                 connection = try connect(to: url)
             } catch {
                 if error.code == .queueRefused {
+                    machine.withLock { $0.failed() }
                     continuation.yield(.failed(error))
-                    break
+                    break connections
                 }
                 attempt += 1
                 let delay = reconnect.delay(attempt: attempt)
@@ -188,19 +185,16 @@ public final class BrokerSource: Sendable {
                 continue
             }
             attempt = 0
-            let generation = control.withLock { control in
-                control.generation += 1
-                control.pendingAck = nil
-                control.acknowledged = nil
-                return control.generation
-            }
+            generation += 1
+            machine.withLock { $0.connected(generation: generation) }
             continuation.yield(.connected(generation: generation, bindings: topology.bindings, url: url))
             do {
                 try consume(connection, generation: generation, sequence: &sequence, tick: tick)
                 connection.close()
-                break
+                break connections
             } catch {
                 connection.close()
+                _ = machine.withLock { $0.disconnected() }  // its due ack is dropped: the broker redelivers
                 attempt = 1
                 let delay = reconnect.delay(attempt: attempt)
                 address = next
@@ -227,22 +221,26 @@ public final class BrokerSource: Sendable {
     private func consume(
         _ connection: AMQPConnection, generation: UInt64, sequence: inout Int64, tick: () -> Void
     ) throws(AMQPError) {
-        var cancelled = false
-        var stoppedReported = false
+        /// Returns true when the connection is to be closed.
+        func perform(_ actions: [AcknowledgementStateMachine.Action]) throws(AMQPError) -> Bool {
+            for action in actions {
+                switch action {
+                case .acknowledge(let tag): try connection.ack(tag.tag, multiple: true)
+                case .cancelConsumer: try connection.cancelConsumer()
+                case .reportStopped: continuation.yield(.stopped)
+                case .closeConnection: return true
+                case .wakeConnectionThread, .drop: break
+                }
+            }
+            return false
+        }
+        func handOver(_ batch: [(record: FixtureRecord, tag: DeliveryTag)]) {
+            // Recorded before the agent sees them: it may settle them at once.
+            if let last = batch.last { machine.withLock { $0.delivered(upTo: last.tag) } }
+            continuation.yield(.deliveries(batch))
+        }
         while true {
-            let (ack, stop, closing) = control.withLock { control -> (DeliveryTag?, Bool, Bool) in
-                let ack = control.pendingAck
-                control.pendingAck = nil
-                return (ack, control.stopConsuming, control.closing)
-            }
-            if let ack, ack.generation == generation {
-                try connection.ack(ack.tag, multiple: true)
-            }
-            if closing { return }
-            if stop && !cancelled {
-                try connection.cancelConsumer()
-                cancelled = true
-            }
+            if try perform(machine.withLock { $0.turn() }) { return }
             // Wait for the broker or for the agent (an acknowledgement due, a stop): once the prefetch window is
             // full the broker sends nothing until it gets an ack, so the ack must not wait for a poll timeout.
             connection.waitForInput(wakeFD: wakeFD, timeoutMilliseconds: 100)
@@ -261,7 +259,7 @@ public final class BrokerSource: Sendable {
                         // Nothing buffered: let more arrive until the window closes (woken early only by the agent:
                         // a wakeup per arriving message is what the window is there to save), then take it all.
                         let remaining = windowEnd - Self.monotonicMilliseconds()
-                        if remaining <= 0 || control.withLock({ $0.pendingAck != nil || $0.stopConsuming }) { break }
+                        if remaining <= 0 || machine.withLock({ $0.endsBatch }) { break }
                         tb_wait_wake(wakeFD, Int32(remaining))
                     } else {
                         break  // blocked/unblocked: handled below, after the batch
@@ -269,21 +267,18 @@ public final class BrokerSource: Sendable {
                     do {
                         incoming = try connection.next(timeoutMilliseconds: 0)
                     } catch {
-                        continuation.yield(.deliveries(batch))  // what arrived before the failure is still handled
+                        handOver(batch)  // what arrived before the failure is still handled
                         throw error
                     }
                 }
-                continuation.yield(.deliveries(batch))
+                handOver(batch)
                 if case .delivery = incoming { incoming = .idle }
             }
             switch incoming {
             case .delivery:
                 break  // handed over above
             case .idle:
-                if cancelled && !stoppedReported {
-                    stoppedReported = true
-                    continuation.yield(.stopped)
-                }
+                if try perform(machine.withLock { $0.idle() }) { return }
             case .blocked(let reason):
                 continuation.yield(.blocked(reason: reason))
             case .unblocked:
@@ -295,7 +290,7 @@ public final class BrokerSource: Sendable {
 
     private func sleepInterruptibly(_ delay: Duration, tick: () -> Void) {
         var remaining = Backoff.nanoseconds(delay) / 1_000_000
-        while remaining > 0, !control.withLock({ $0.closing || $0.stopConsuming }) {
+        while remaining > 0, !machine.withLock({ $0.interruptsBackoff }) {
             Self.sleep(milliseconds: min(remaining, 100))
             remaining -= 100
             tick()
