@@ -126,6 +126,10 @@ struct ReplayCommand: AsyncParsableCommand {
         let kinds = counters.spansByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         if !kinds.isEmpty { printError("  spans by kind: \(kinds)") }
         if counters.timeouts > 0 { printError("  calls timed out: \(counters.timeouts)") }
+        let reorder = pipeline.window.counters
+        if reorder.reordered + reorder.releasedAtDeadline + reorder.releasedEarly > 0 {
+            printError("  reorder window (\(pipeline.window.nodeCount) nodes): \(reorder.reordered) events put back in causal order, \(reorder.releasedAtDeadline) released after waiting the whole window, \(reorder.releasedEarly) early (capacity), at most \(reorder.heldMaximum) held")
+        }
         for (reason, count) in stats.skipped.sorted(by: { $0.key < $1.key }) {
             printError("  skipped \(count) × \(reason) (first: \(stats.firstExample[reason] ?? "-"))")
         }

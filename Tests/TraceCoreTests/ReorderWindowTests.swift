@@ -111,6 +111,8 @@ struct ReorderWindowTests {
             return result.stdout.split(separator: "\n").filter { $0.contains("SERVER") }.count
         }
         #expect(try servers([]) == 8, "a_boot answers 8 calls")
+        let summary = try CLI.run(["replay", "-", "--format", "otlp-json"], stdin: Data(input)).stderr
+        #expect(summary.contains("reorder window (3 nodes): "), "\(summary)")
         #expect(try servers(["--reorder-window", "0"]) < 8)
     }
 
