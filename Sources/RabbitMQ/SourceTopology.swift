@@ -100,7 +100,7 @@ public struct QueueBinding: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where the agent runs and so what it binds (the shared design notes §1).
+/// Where the agent runs and so what it binds (docs/operations.md §1 and §3).
 public enum Role: Sendable, Equatable {
     /// Beside RabbitMQ: the full firehose, publishes and deliveries.
     case controlPlane

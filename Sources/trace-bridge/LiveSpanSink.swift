@@ -4,7 +4,7 @@ import RabbitMQ
 import TraceCore
 
 /// Writes the spans of `trace-bridge run` and says which deliveries may be acknowledged: a delivery is acked only
-/// once every span derived from it has been written (the shared design notes §5).
+/// once every span derived from it has been written (docs/operations.md §5).
 ///
 /// OTLP/JSON is written in batches (every 1024 spans or 100 deliveries, and on each tick); the tree view prints a trace once no span
 /// of it has arrived for `idleFlush`, so a trace appears whole as soon as it goes quiet.

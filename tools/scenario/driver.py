@@ -315,7 +315,8 @@ class Service:
 
         Without one, oslo.messaging builds its own OTLP/HTTP exporter to
         localhost:4318, which needs another package (and whose import is broken
-        in 18.3.1, see wire-format.md 3.1). It reuses ours, and we keep the
+        in 18.3.1: `opentelemetry.exporter.otlp.proto.http` has no attribute
+        `trace_exporter` unless something imported it first). It reuses ours, and we keep the
         spans for the truth file.
         """
         from opentelemetry import trace

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One captured message: a line of the fixture format (docs/fixture-format.md in the shared docs, and `fixtures/`).
+/// One captured message: a line of the fixture format (docs/fixture-format.md; the shipped captures are in `fixtures/`).
 ///
 /// `trace-bridge capture` writes these, `replay` and the tests read them, and the live consumer builds the same value
 /// from a delivery, so that everything after the source is one code path.

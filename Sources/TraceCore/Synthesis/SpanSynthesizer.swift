@@ -1,4 +1,4 @@
-/// Turns decoded bus events into OpenTelemetry spans (docs/synthesis.md; the shared design notes §3–4).
+/// Turns decoded bus events into OpenTelemetry spans (docs/synthesis.md).
 ///
 /// A value type fed one event at a time, in event-time order; it never reads a clock, so replay and live agree.
 /// Spans come out when they are complete: PRODUCER at publish, CONSUMER at delivery, SERVER at the reply's publish,
@@ -238,7 +238,7 @@ public struct SpanSynthesizer {
         }
     }
 
-    /// Decides who published a request or notification (the shared design notes §4, in order).
+    /// Decides who published a request or notification (docs/synthesis.md "Who sent it", in order).
     private mutating func attributeSender(
         _ message: OsloMessage, event: BusEvent, target: ServiceMap.Target, destination: ServiceIdentity?,
         request: RequestRecord?
@@ -556,7 +556,7 @@ public struct SpanSynthesizer {
 // MARK: - Trace identity
 
 extension SpanSynthesizer {
-    /// The trace a message belongs to and the parent of our first span for it (the shared design notes §3).
+    /// The trace a message belongs to and the parent of our first span for it (docs/synthesis.md "Trace identity").
     struct TraceContext {
         var traceID: TraceID
         var parent: SpanID?
