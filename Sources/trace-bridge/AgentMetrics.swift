@@ -43,7 +43,7 @@ struct AgentMetrics {
             add("trace_bridge_spans_synthesized_total", [("kind", kind)], count)
         }
         for (reason, count) in counters.skipped {
-            add("trace_bridge_events_without_span_total", [("reason", reason)], count)
+            add("trace_bridge_events_without_span_total", [("reason", reason.rawValue)], count)
         }
         for (field, count) in counters.rejectedContextFields {
             add("trace_bridge_context_fields_rejected_total", [("field", field)], count)

@@ -159,7 +159,8 @@ struct MalformedInputTests {
         }
         let counters = pipeline.synthesizer.counters
         if let reason {
-            let counted = pipeline.stats.skipped[reason] ?? counters.skipped[reason] ?? counters.rejectedContextFields[reason]
+            let counted = pipeline.stats.skipped[reason] ?? SkipReason(rawValue: reason).flatMap { counters.skipped[$0] }
+                ?? counters.rejectedContextFields[reason]
             #expect(counted == bad.count, "\(name): expected \(reason), got \(pipeline.stats.skipped) \(counters.skipped) \(counters.rejectedContextFields)")
             if pipeline.stats.skipped[reason] != nil {
                 #expect(pipeline.stats.firstExample[reason]?.isEmpty == false, "the first example is kept for the one-time report")

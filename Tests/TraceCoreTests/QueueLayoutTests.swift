@@ -183,12 +183,12 @@ struct QueueLayoutTests {
         })
         let producer = try #require(bus.only(.producer).last)
         #expect(consumers.allSatisfy { $0.parentSpanID == producer.spanID && $0.traceID == producer.traceID })
-        #expect(bus.synthesizer.counters.skipped["duplicate_delivery"] == nil)
+        #expect(bus.synthesizer.counters.skipped[.duplicateDelivery] == nil)
 
         // The same listener reading it again (same connection and channel) is a duplicate, counted once.
         _ = bus.feed(Self.delivery(cast, queue: "scheduler_fanout", exchange: "scheduler_fanout", routingKey: "",
                                    connection: Self.listener1, headers: offset, at: bus.time + 1_000_000))
-        #expect(bus.synthesizer.counters.skipped["duplicate_delivery"] == 1)
+        #expect(bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
     }
 
     @Test("stream fanout: a listener whose connection is not known yet gets its service, no host")
@@ -209,7 +209,7 @@ struct QueueLayoutTests {
                                        connection: nil, channel: nil, at: bus.time + 1_000_000))
         }
         #expect(bus.only(.consumer).map(\.spanID) == [SpanIDScheme.spanID(role: .receive, identity: "f1", queue: "scheduler_fanout")])
-        #expect(bus.synthesizer.counters.skipped["duplicate_delivery"] == 1)
+        #expect(bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
     }
 
     @Test("a stream is known by the broker's x-stream-offset as well as by name")
@@ -232,7 +232,7 @@ struct QueueLayoutTests {
         bus.publish(Bus.request(method: "update_instance_info", uid: "f1"), exchange: "scheduler_fanout", routingKey: "",
                     routed: ["scheduler_fanout"])
         #expect(bus.only(.consumer).isEmpty && bus.only(.producer).count == 1)
-        #expect(bus.synthesizer.counters.skipped["inferred_delivery_to_stream_queue"] == 1)
+        #expect(bus.synthesizer.counters.skipped[.inferredDeliveryToStreamQueue] == 1)
     }
 
     @Test("publish-only plus the stream's own deliver binding keeps every listener's span, and infers the rest")
@@ -281,7 +281,7 @@ struct QueueLayoutTests {
                                    headers: AMQPTable([("x-delivery-count", Self.long(1))]), redelivered: true,
                                    at: bus.time + 2))
         let consumers = bus.only(.consumer)
-        #expect(consumers.count == 1 && bus.synthesizer.counters.skipped["duplicate_delivery"] == 1)
+        #expect(consumers.count == 1 && bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
         #expect(consumers[0].spanID == SpanIDScheme.spanID(role: .receive, identity: "b1", queue: "compute.compute-1"))
         #expect(consumers[0][attribute: "messaging.rabbitmq.redelivered"] == nil)
 

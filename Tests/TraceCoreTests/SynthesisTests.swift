@@ -235,7 +235,7 @@ struct CallSynthesisTests {
         bus.deliver(cast, queue: "scheduler_fanout_bb", exchange: "scheduler_fanout", routingKey: "")
         #expect(bus.only(.consumer).count == 2)
         #expect(Set(bus.only(.consumer).map(\.resource.service)) == ["nova-scheduler"])
-        #expect(bus.synthesizer.counters.skipped["duplicate_delivery"] == 1)
+        #expect(bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
         #expect(bus.only(.producer)[0].name == "scheduler.update_instance_info")
     }
 
@@ -268,7 +268,7 @@ struct CallSynthesisTests {
     func unknownReply() {
         var bus = Bus()
         bus.publish(Bus.reply(msgID: "nope", uid: "r9"), exchange: "", routingKey: "reply_zz")
-        #expect(bus.spans.isEmpty && bus.synthesizer.counters.skipped["reply_to_unknown_call"] == 1)
+        #expect(bus.spans.isEmpty && bus.synthesizer.counters.skipped[.replyToUnknownCall] == 1)
     }
 
     @Test("tap mode (publishes only): the first publish is the API's, later ones are unknown; no round trips invented")

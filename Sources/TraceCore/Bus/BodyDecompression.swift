@@ -29,18 +29,18 @@ extension BusEvent {
         case .string(let text): name = text
         case .bytes(let bytes, _): name = String(decoding: bytes, as: UTF8.self)
         default:
-            throw BusEventError(reason: "unknown_codec", detail: "the compression header is not a string: \(header)")
+            throw BusEventError(reason: .compressionUnknownCodec, detail: "the compression header is not a string: \(header)")
         }
         guard let codec = BodyCompression(header: name) else {
             let known = BodyCompression.allCases.map(\.contentType).joined(separator: ", ")
             throw BusEventError(
-                reason: "unknown_codec",
+                reason: .compressionUnknownCodec,
                 detail: "compression \"\(name.prefix(100))\" is not a codec kombu registers (known: \(known))")
         }
         do {
             return try BodyDecompressor.decompress(body, codec, limit: limit)
         } catch {
-            throw BusEventError(reason: error.reason.rawValue, detail: error.detail)
+            throw BusEventError(reason: .compression(error.reason), detail: error.detail)
         }
     }
 }

@@ -59,10 +59,10 @@ public struct BusEvent: Sendable {
 
 /// Why a captured message is not a bus event; `reason` labels the skip counter.
 public struct BusEventError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var reason: String
+    public var reason: SkipReason
     public var detail: String
 
-    public var description: String { "\(reason): \(detail)" }
+    public var description: String { "\(reason.detailName): \(detail)" }
 }
 
 extension BusEvent {
@@ -93,7 +93,7 @@ extension BusEvent {
     private init(firehose record: FixtureRecord) throws(BusEventError) {
         let key = record.routingKey
         guard let dot = key.firstIndex(of: ".") else {
-            throw BusEventError(reason: "unknown_trace_routing_key", detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
+            throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
         }
         let name = String(key[key.index(after: dot)...])
         let headers = record.headers
@@ -103,10 +103,10 @@ extension BusEvent {
         case "deliver":
             kind = .deliver
             guard !name.isEmpty else {
-                throw BusEventError(reason: "unknown_trace_routing_key", detail: "deliver. without a queue name")
+                throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "deliver. without a queue name")
             }
         default:
-            throw BusEventError(reason: "unknown_trace_routing_key", detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
+            throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
         }
         let routingKeys = headers["routing_keys"]?.arrayValue?.compactMap(\.stringValue)
         let exchange = headers["exchange_name"]?.stringValue ?? (kind == .publish ? name : "")

@@ -42,10 +42,10 @@ public struct FixtureRecord: Equatable, Sendable {
 /// Why a fixture line was rejected; `reason` labels the skip counter.
 public struct FixtureError: Error, Equatable, Sendable, CustomStringConvertible {
     public var line: Int
-    public var reason: String
+    public var reason: SkipReason
     public var detail: String
 
-    public var description: String { "line \(line): \(reason): \(detail)" }
+    public var description: String { "line \(line): \(reason.detailName): \(detail)" }
 }
 
 extension FixtureRecord {
@@ -56,7 +56,7 @@ extension FixtureRecord {
     /// One pass over the line: the base64 body is decoded from the line's bytes in place and only the small members
     /// (headers, properties) are built as `JSONValue`s.
     public init(line: [UInt8], lineNumber: Int) throws(FixtureError) {
-        func fail(_ reason: String, _ detail: String) -> FixtureError {
+        func fail(_ reason: SkipReason, _ detail: String) -> FixtureError {
             FixtureError(line: lineNumber, reason: reason, detail: detail)
         }
         var members = LineMembers()
@@ -72,36 +72,36 @@ extension FixtureRecord {
                 try scanner.expectEnd()
             }
         } catch {
-            throw fail("invalid_json", error.description)
+            throw fail(.fixtureInvalidJSON, error.description)
         }
-        guard !members.notAnObject else { throw fail("not_an_object", "a fixture line must be a JSON object") }
+        guard !members.notAnObject else { throw fail(.fixtureNotAnObject, "a fixture line must be a JSON object") }
         guard let routingKey = members.routingKey.value?.stringValue else {
-            throw fail("missing_field", "routing_key (string) is required")
+            throw fail(.fixtureMissingField, "routing_key (string) is required")
         }
         guard let capturedAt = members.capturedAt.value?.int64Value else {
-            throw fail("missing_field", "captured_at (integer nanoseconds) is required")
+            throw fail(.fixtureMissingField, "captured_at (integer nanoseconds) is required")
         }
         // Unix nanoseconds between 1970 and 2191: time arithmetic on the rest can then never overflow.
         guard (0...7_000_000_000_000_000_000).contains(capturedAt) else {
-            throw fail("invalid_field", "captured_at \(capturedAt) is not Unix nanoseconds between 1970 and 2191")
+            throw fail(.fixtureInvalidField, "captured_at \(capturedAt) is not Unix nanoseconds between 1970 and 2191")
         }
         guard let decodedBody = members.body.value else {
-            throw fail("missing_field", "body_b64 (base64 string) is required")
+            throw fail(.fixtureMissingField, "body_b64 (base64 string) is required")
         }
-        guard let body = decodedBody else { throw fail("invalid_base64", "body_b64 is not valid base64") }
+        guard let body = decodedBody else { throw fail(.fixtureInvalidBase64, "body_b64 is not valid base64") }
         let mode: Mode
         switch members.mode.value?.stringValue {
         case "firehose": mode = .firehose
         // Captures by other tools may leave the mode out: the firehose's routing keys tell.
         case nil: mode = routingKey.hasPrefix("publish.") || routingKey.hasPrefix("deliver.") ? .firehose : .tap
         case "tap": mode = .tap
-        case let other?: throw fail("invalid_field", "mode \"\(other)\" is neither firehose nor tap")
+        case let other?: throw fail(.fixtureInvalidField, "mode \"\(other)\" is neither firehose nor tap")
         }
         let headers: AMQPTable
         do {
             headers = try AMQPTable(json: members.headers.value ?? .object([]), types: members.headerTypes.value)
         } catch {
-            throw fail("invalid_headers", error.detail)
+            throw fail(.fixtureInvalidHeaders, error.detail)
         }
         var properties = MessageProperties()
         if case .object(let members) = members.properties.value ?? .null {

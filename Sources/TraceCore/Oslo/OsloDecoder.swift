@@ -1,12 +1,12 @@
 /// Why a body is not an oslo.messaging message the agent can use; `reason` labels the decode-failure counter.
 public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var reason: String
+    public var reason: SkipReason
     public var detail: String
 
-    public var description: String { "\(reason): \(detail)" }
+    public var description: String { "\(reason.detailName): \(detail)" }
 
     static func json(_ error: JSONError, inner: Bool) -> OsloDecodingError {
-        OsloDecodingError(reason: inner ? "inner_\(error.code.rawValue)" : error.code.rawValue, detail: error.description)
+        OsloDecodingError(reason: .oslo(error.code, inner: inner), detail: error.description)
     }
 }
 
@@ -21,7 +21,7 @@ public enum OsloDecoder {
         var envelopeError: OsloDecodingError? = nil
         try JSONScanner.scan(body) { (scanner) throws(OsloDecodingError) in
             guard scanner.peek() == UInt8(ascii: "{") else {
-                throw OsloDecodingError(reason: "not_json_object", detail: "the body does not start with a JSON object")
+                throw OsloDecodingError(reason: .osloNotJSONObject, detail: "the body does not start with a JSON object")
             }
             do throws(JSONError) {
                 try scanner.readObject { (key, scanner) throws(JSONError) in
@@ -31,7 +31,7 @@ public enum OsloDecoder {
                             inner = try scanner.readStringBytes()
                         } else {
                             envelopeError = OsloDecodingError(
-                                reason: "envelope_message_not_string", detail: "oslo.message must be a JSON string")
+                                reason: .osloEnvelopeMessageNotString, detail: "oslo.message must be a JSON string")
                             try scanner.skipValue()
                         }
                     case "oslo.version":
@@ -54,7 +54,7 @@ public enum OsloDecoder {
             fields = Fields()
             try JSONScanner.scan(inner) { (scanner) throws(OsloDecodingError) in
                 guard scanner.peek() == UInt8(ascii: "{") else {
-                    throw OsloDecodingError(reason: "inner_not_json_object", detail: "oslo.message is not a JSON object")
+                    throw OsloDecodingError(reason: .osloInnerNotJSONObject, detail: "oslo.message is not a JSON object")
                 }
                 do throws(JSONError) {
                     try scanner.readObject { (key, scanner) throws(JSONError) in try fields.read(key, &scanner) }
@@ -82,7 +82,7 @@ public enum OsloDecoder {
 
         mutating func wrongType(_ key: JSONKey, _ expected: String) {
             if typeError == nil {
-                typeError = OsloDecodingError(reason: "wrong_type", detail: "\(key.string) is not \(expected)")
+                typeError = OsloDecodingError(reason: .osloWrongType, detail: "\(key.string) is not \(expected)")
             }
         }
 
@@ -199,7 +199,7 @@ public enum OsloDecoder {
                 message.kind = .notification
             } else {
                 throw OsloDecodingError(
-                    reason: "not_oslo", detail: "no method, ending or event_type: not an oslo.messaging message")
+                    reason: .osloNotOslo, detail: "no method, ending or event_type: not an oslo.messaging message")
             }
             message.envelopeVersion = envelopeVersion
             if message.context.userID == nil { message.context.userID = userFallback }

@@ -29,7 +29,7 @@ public struct EventPipeline {
         do {
             record = try FixtureRecord(line: line, lineNumber: number)
         } catch {
-            stats.skip("fixture_\(error.reason)", example: error.description)
+            stats.skip(error.reason, example: error.description)
             return []
         }
         return process(record: record, location: "line \(number)")
@@ -43,7 +43,7 @@ public struct EventPipeline {
         do {
             event = try BusEvent(record: record)
         } catch {
-            stats.skip("firehose_\(error.reason)", example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
+            stats.skip(error.reason, example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
             return advanceSynthesizer(to: record.capturedAt)
         }
         stats.missingFirehoseHeaders.count(event.missingHeaders)
@@ -64,14 +64,14 @@ public struct EventPipeline {
         do {
             body = try event.decodableBody(limit: synthesizer.options.decompressionLimit)
         } catch {
-            stats.skip("compression_\(error.reason)", example: "\(location): \(error.detail)")
+            stats.skip(error.reason, example: "\(location): \(error.detail)")
             return advanceSynthesizer(to: event.time)
         }
         let message: OsloMessage
         do {
             message = try OsloDecoder.decode(body)
         } catch {
-            stats.skip("oslo_\(error.reason)", example: "\(location): \(error.detail)")
+            stats.skip(error.reason, example: "\(location): \(error.detail)")
             return advanceSynthesizer(to: event.time)
         }
         stats.count(message.kind)
@@ -157,9 +157,9 @@ public struct PipelineStats: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func skip(_ reason: String, example: String) {
-        skipped[reason, default: 0] += 1
-        if firstExample[reason] == nil { firstExample[reason] = example }
+    public mutating func skip(_ reason: SkipReason, example: String) {
+        skipped[reason.rawValue, default: 0] += 1
+        if firstExample[reason.rawValue] == nil { firstExample[reason.rawValue] = example }
     }
 
     public var skippedTotal: Int { skipped.values.reduce(0, +) }

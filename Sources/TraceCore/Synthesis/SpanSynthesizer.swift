@@ -119,7 +119,7 @@ public struct SpanSynthesizer {
     }
 
     /// Counts an event that produced nothing, by reason.
-    public mutating func countSkipped(_ reason: String) {
+    public mutating func countSkipped(_ reason: SkipReason) {
         counters.skipped[reason, default: 0] += 1
     }
 
@@ -129,7 +129,7 @@ public struct SpanSynthesizer {
         let identity = Self.identity(of: message, event: event)
         if event.missingHeaders.contains(.routedQueues) { routingUnreported = true }
         if publishes[identity] != nil {
-            countSkipped("duplicate_publish")
+            countSkipped(.duplicatePublish)
             return
         }
         let map = options.serviceMap
@@ -225,13 +225,13 @@ public struct SpanSynthesizer {
             // piling up for a listener that is not running) says where the message went, not that it was consumed.
             let target = options.serviceMap.target(ofQueue: queue)
             guard !target.isReplyQueue, !(options.serviceMap.service(of: target)?.isUnknown ?? true) else {
-                if !target.isReplyQueue { countSkipped("inferred_delivery_to_unmapped_queue") }
+                if !target.isReplyQueue { countSkipped(.inferredDeliveryToUnmappedQueue) }
                 continue
             }
             // A stream (`rabbit_stream_fanout`) is read by every listener of the topic, and routing does not say
             // how many there are: one inferred span would be none of theirs (their IDs name their connections).
             if target.isStreamQueue {
-                countSkipped("inferred_delivery_to_stream_queue")
+                countSkipped(.inferredDeliveryToStreamQueue)
                 continue
             }
             received(event, message, identity: identity, queue: queue, observed: false, into: &spans)
@@ -279,7 +279,7 @@ public struct SpanSynthesizer {
     private mutating func delivered(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
         guard let queue = event.queue else { return }
         if options.ignoredQueues.contains(queue) {
-            countSkipped("own_queue")
+            countSkipped(.ownQueue)
             return
         }
         received(event, message, identity: Self.identity(of: message, event: event), queue: queue, observed: true,
@@ -306,7 +306,7 @@ public struct SpanSynthesizer {
         }
         let key = DeliveryKey(identity: identity, queue: queue, consumer: consumer)
         if deliveries[key] != nil {
-            countSkipped("duplicate_delivery")
+            countSkipped(.duplicateDelivery)
             return
         }
         deliveries.insert((), for: key, at: event.time)
@@ -341,7 +341,7 @@ public struct SpanSynthesizer {
         }
         if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
-        if foreign { countSkipped("foreign_queue") } else { spans.append(Span(
+        if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
             traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
             traceState: context.traceState, name: "\(Self.operationName(message)) receive", kind: .consumer,
             startTime: published?.time ?? event.time, endTime: event.time, attributes: attributes,
@@ -404,7 +404,7 @@ public struct SpanSynthesizer {
 
     private mutating func replyPublished(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
         guard let msgID = message.msgID, var call = calls[msgID] else {
-            countSkipped("reply_to_unknown_call")
+            countSkipped(.replyToUnknownCall)
             return
         }
         if message.isHeartbeat {
@@ -414,7 +414,7 @@ public struct SpanSynthesizer {
             return
         }
         guard call.replyPublishedAt == nil else {
-            countSkipped("duplicate_reply")
+            countSkipped(.duplicateReply)
             return
         }
         call.replyPublishedAt = event.time
@@ -461,7 +461,7 @@ public struct SpanSynthesizer {
 
     private mutating func replyDelivered(_ event: BusEvent, _ message: OsloMessage, into spans: inout [Span]) {
         guard let msgID = message.msgID, var call = calls[msgID] else {
-            countSkipped("reply_to_unknown_call")
+            countSkipped(.replyToUnknownCall)
             return
         }
         if message.isHeartbeat {
@@ -470,7 +470,7 @@ public struct SpanSynthesizer {
             return
         }
         if call.clientClosed {
-            countSkipped(call.timedOut ? "reply_after_timeout" : "duplicate_reply")
+            countSkipped(call.timedOut ? .replyAfterTimeout : .duplicateReply)
             return
         }
         if call.failure == nil { call.failure = message.failure }

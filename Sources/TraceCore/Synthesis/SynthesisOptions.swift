@@ -73,7 +73,7 @@ public struct SynthesisCounters: Sendable, Equatable {
 
     mutating func countSpan(_ kind: Span.Kind) { spanSlots[kind.rawValue] += 1 }
     /// Events that produced no span, by reason (`duplicate_delivery`, `reply_to_unknown_call`, `own_queue`, ...).
-    public var skipped: [String: Int] = [:]
+    public var skipped: [SkipReason: Int] = [:]
     /// Correlation entries dropped for size or age, by table.
     public var evictions: [String: Int] = [:]
     /// Calls closed as timed out.
