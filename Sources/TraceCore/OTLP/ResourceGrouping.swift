@@ -33,10 +33,10 @@ extension ResourceGroup {
     /// cannot override the first three).
     static func resourceAttributes(_ resource: ServiceIdentity, extra: [Attribute]) -> [Attribute] {
         var attributes = [
-            Attribute("service.name", .string(resource.service)),
-            Attribute("service.namespace", .string("openstack")),
+            Attribute(AttributeKey.serviceName, .string(resource.service)),
+            Attribute(AttributeKey.serviceNamespace, .string("openstack")),
         ]
-        if let host = resource.host { attributes.append(Attribute("host.name", .string(host))) }
+        if let host = resource.host { attributes.append(Attribute(AttributeKey.hostName, .string(host))) }
         let reserved = Set(attributes.map(\.key))
         attributes.append(contentsOf: extra.filter { !reserved.contains($0.key) })
         return attributes

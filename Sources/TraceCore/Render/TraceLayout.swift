@@ -25,7 +25,7 @@ public struct TraceLayout: Sendable {
         services = Set(spans.map(\.resource.service)).count
         errors = spans.filter { $0.status.code == .error }.count
         requestID = spans.lazy.compactMap { span -> String? in
-            if case .string(let id)? = span[attribute: "openstack.request_id"] { return id }
+            if case .string(let id)? = span[attribute: AttributeKey.openstackRequestID] { return id }
             return nil
         }.first
         let ids = Set(spans.map(\.spanID))

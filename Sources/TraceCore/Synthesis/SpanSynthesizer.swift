@@ -156,12 +156,12 @@ public struct SpanSynthesizer {
         // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
         let common = commonAttributes(message, event: event, identity: identity, target: target)
         var attributes = common
-        attributes.append(Attribute("messaging.operation.type", .string("send")))
-        attributes.append(Attribute("messaging.operation.name", .string("publish")))
+        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
+        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
         var status = Span.Status.unset
         if let routed = event.routedQueues, routed.isEmpty {
             status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
-            attributes.append(Attribute("messaging.rabbitmq.unroutable", .bool(true)))
+            attributes.append(Attribute(AttributeKey.messagingRabbitmqUnroutable, .bool(true)))
         } else if message.kind == .notification, message.priority?.uppercased() == "ERROR" {
             status = .error(message.eventType ?? "error notification")
         }
@@ -204,7 +204,7 @@ public struct SpanSynthesizer {
                 lastProgress: event.time, name: "\(Self.producerName(message, target: target)) call",
                 method: message.method ?? "unknown",
                 attributes: common + (event.properties.expirationMilliseconds.map {
-                    [Attribute("openstack.rpc.timeout_ms", .int($0))]
+                    [Attribute(AttributeKey.openstackRpcTimeoutMS, .int($0))]
                 } ?? []))
             calls.insert(call, for: msgID, at: event.time)
             nextDeadline = min(nextDeadline, call.clientDeadline)
@@ -325,21 +325,21 @@ public struct SpanSynthesizer {
 
         let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
         var attributes = commonAttributes(message, event: event, identity: identity, target: target)
-        attributes.append(Attribute("messaging.operation.type", .string("receive")))
-        attributes.append(Attribute("messaging.operation.name", .string("deliver")))
-        attributes.append(Attribute("messaging.destination.subscription.name", .string(queue)))
+        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("receive")))
+        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("deliver")))
+        attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
         if published == nil || !observed {
             // The publish was not seen (hypervisor role, or before we started), or the delivery was not (a mode
             // without its deliveries): no queue wait to show.
-            attributes.append(Attribute("trace_bridge.queue_wait_known", .bool(false)))
+            attributes.append(Attribute(AttributeKey.traceBridgeQueueWaitKnown, .bool(false)))
         }
-        if !observed { attributes.append(Attribute("trace_bridge.delivery_observed", .bool(false))) }
+        if !observed { attributes.append(Attribute(AttributeKey.traceBridgeDeliveryObserved, .bool(false))) }
         // Quorum queues count deliveries in `x-delivery-count` (shown in the deliver event's `properties`); either
         // signal says the broker delivered the message before.
         if observed, event.redelivered || (headers?["x-delivery-count"]?.integerValue ?? 0) > 0 {
-            attributes.append(Attribute("messaging.rabbitmq.redelivered", .bool(true)))
+            attributes.append(Attribute(AttributeKey.messagingRabbitmqRedelivered, .bool(true)))
         }
-        if receiver.isUnknown { attributes.append(Attribute("trace_bridge.unknown_queue", .string(queue))) }
+        if receiver.isUnknown { attributes.append(Attribute(AttributeKey.traceBridgeUnknownQueue, .string(queue))) }
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
         if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
             traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
@@ -434,7 +434,7 @@ public struct SpanSynthesizer {
                 }
             }
             var attributes = call.attributes
-            attributes.append(Attribute("messaging.operation.type", .string("process")))
+            attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
             spans.append(Span(
                 traceID: call.traceID, spanID: server.spanID, parentSpanID: server.consumerSpanID,
                 parentIsRemote: false, traceState: call.traceState, name: "\(call.method) process", kind: .server,
@@ -493,22 +493,22 @@ public struct SpanSynthesizer {
             requests[requestID] = request
         }
         var attributes = call.attributes
-        if endedAtReplyPublish { attributes.append(Attribute("trace_bridge.call_end", .string("reply_published"))) }
+        if endedAtReplyPublish { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string("reply_published"))) }
         var events: [Span.Event] = []
         let status: Span.Status
         if timedOut {
             counters.timeouts += 1
             status = .error("timeout")
-            attributes.append(Attribute("error.type", .string("timeout")))
+            attributes.append(Attribute(AttributeKey.errorType, .string("timeout")))
             events = [Span.Event(
                 name: "exception", time: end,
                 attributes: [
-                    Attribute("exception.type", .string("oslo_messaging.exceptions.MessagingTimeout")),
-                    Attribute("exception.message", .string("no reply within the call timeout")),
+                    Attribute(AttributeKey.exceptionType, .string("oslo_messaging.exceptions.MessagingTimeout")),
+                    Attribute(AttributeKey.exceptionMessage, .string("no reply within the call timeout")),
                 ])]
         } else if let failure = call.failure {
             status = .error(Self.statusMessage(failure))
-            attributes.append(Attribute("error.type", .string(failure.qualifiedName)))
+            attributes.append(Attribute(AttributeKey.errorType, .string(failure.qualifiedName)))
             events = failureEvents(failure, at: end)
         } else {
             status = .unset
@@ -525,8 +525,8 @@ public struct SpanSynthesizer {
         return [Span.Event(
             name: "exception", time: time,
             attributes: [
-                Attribute("exception.type", .string(failure.qualifiedName)),
-                Attribute("exception.message", .string(failure.message)),
+                Attribute(AttributeKey.exceptionType, .string(failure.qualifiedName)),
+                Attribute(AttributeKey.exceptionMessage, .string(failure.message)),
             ])]
     }
 
@@ -654,40 +654,40 @@ extension SpanSynthesizer {
         -> [Attribute]
     {
         var attributes: [Attribute] = [
-            Attribute("messaging.system", .string("rabbitmq")),
-            Attribute("messaging.destination.name", .string(event.exchange.isEmpty ? "amq.default" : event.exchange)),
-            Attribute("messaging.rabbitmq.destination.routing_key", .string(event.routingKey)),
-            Attribute("messaging.message.id", .string(identity)),
-            Attribute("messaging.message.body.size", .int(Int64(event.body.count))),
-            Attribute("openstack.message.kind", .string(Self.messageKind(message, event: event))),
+            Attribute(AttributeKey.messagingSystem, .string("rabbitmq")),
+            Attribute(AttributeKey.messagingDestinationName, .string(event.exchange.isEmpty ? "amq.default" : event.exchange)),
+            Attribute(AttributeKey.messagingRabbitmqDestinationRoutingKey, .string(event.routingKey)),
+            Attribute(AttributeKey.messagingMessageID, .string(identity)),
+            Attribute(AttributeKey.messagingMessageBodySize, .int(Int64(event.body.count))),
+            Attribute(AttributeKey.openstackMessageKind, .string(Self.messageKind(message, event: event))),
         ]
         if let msgID = message.msgID {
-            attributes.append(Attribute("messaging.message.conversation_id", .string(msgID)))
+            attributes.append(Attribute(AttributeKey.messagingMessageConversationID, .string(msgID)))
         }
         if message.kind == .request {
-            attributes.append(Attribute("rpc.system", .string("oslo_messaging")))
-            attributes.append(Attribute("rpc.service", .string(message.namespace ?? target.topic)))
-            if let method = message.method { attributes.append(Attribute("rpc.method", .string(method))) }
-            if let version = message.version { attributes.append(Attribute("openstack.rpc.version", .string(version))) }
+            attributes.append(Attribute(AttributeKey.rpcSystem, .string("oslo_messaging")))
+            attributes.append(Attribute(AttributeKey.rpcService, .string(message.namespace ?? target.topic)))
+            if let method = message.method { attributes.append(Attribute(AttributeKey.rpcMethod, .string(method))) }
+            if let version = message.version { attributes.append(Attribute(AttributeKey.openstackRpcVersion, .string(version))) }
         }
         if message.kind == .notification {
             if let eventType = message.eventType {
-                attributes.append(Attribute("openstack.notification.event_type", .string(eventType)))
+                attributes.append(Attribute(AttributeKey.openstackNotificationEventType, .string(eventType)))
             }
             if let priority = message.priority {
-                attributes.append(Attribute("openstack.notification.priority", .string(priority)))
+                attributes.append(Attribute(AttributeKey.openstackNotificationPriority, .string(priority)))
             }
             if let publisher = message.publisherID {
-                attributes.append(Attribute("openstack.notification.publisher_id", .string(publisher)))
+                attributes.append(Attribute(AttributeKey.openstackNotificationPublisherID, .string(publisher)))
             }
         }
         let context = message.context
-        if let value = context.requestID { attributes.append(Attribute("openstack.request_id", .string(value))) }
+        if let value = context.requestID { attributes.append(Attribute(AttributeKey.openstackRequestID, .string(value))) }
         if let value = context.globalRequestID {
-            attributes.append(Attribute("openstack.global_request_id", .string(value)))
+            attributes.append(Attribute(AttributeKey.openstackGlobalRequestID, .string(value)))
         }
-        if let value = context.projectID { attributes.append(Attribute("openstack.project_id", .string(value))) }
-        if let value = context.userID { attributes.append(Attribute("openstack.user_id", .string(value))) }
+        if let value = context.projectID { attributes.append(Attribute(AttributeKey.openstackProjectID, .string(value))) }
+        if let value = context.userID { attributes.append(Attribute(AttributeKey.openstackUserID, .string(value))) }
         return attributes
     }
 }

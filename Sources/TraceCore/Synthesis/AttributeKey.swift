@@ -1,0 +1,52 @@
+/// Every span and resource attribute key the core writes, in one place.
+///
+/// The keys are a contract with dashboards, queries and docs/synthesis.md "Attributes": a typo or a rename here is a
+/// visible change, so the synthesizer uses these constants, never a literal, and `AttributeKeyTests` pins the set of
+/// keys each span kind carries on the shipped captures.
+public enum AttributeKey {
+    // MARK: Messaging (OpenTelemetry semantic conventions, messaging and RabbitMQ)
+    public static let messagingSystem = "messaging.system"
+    public static let messagingDestinationName = "messaging.destination.name"
+    public static let messagingDestinationSubscriptionName = "messaging.destination.subscription.name"
+    public static let messagingRabbitmqDestinationRoutingKey = "messaging.rabbitmq.destination.routing_key"
+    public static let messagingMessageID = "messaging.message.id"
+    public static let messagingMessageConversationID = "messaging.message.conversation_id"
+    public static let messagingMessageBodySize = "messaging.message.body.size"
+    public static let messagingOperationType = "messaging.operation.type"
+    public static let messagingOperationName = "messaging.operation.name"
+    public static let messagingRabbitmqRedelivered = "messaging.rabbitmq.redelivered"
+    public static let messagingRabbitmqUnroutable = "messaging.rabbitmq.unroutable"
+
+    // MARK: RPC (semantic conventions)
+    public static let rpcSystem = "rpc.system"
+    public static let rpcService = "rpc.service"
+    public static let rpcMethod = "rpc.method"
+
+    // MARK: OpenStack: what oslo.messaging and the request context say (docs/synthesis.md "Attributes")
+    public static let openstackMessageKind = "openstack.message.kind"
+    public static let openstackRpcVersion = "openstack.rpc.version"
+    public static let openstackRpcTimeoutMS = "openstack.rpc.timeout_ms"
+    public static let openstackRequestID = "openstack.request_id"
+    public static let openstackGlobalRequestID = "openstack.global_request_id"
+    public static let openstackProjectID = "openstack.project_id"
+    public static let openstackUserID = "openstack.user_id"
+    public static let openstackNotificationEventType = "openstack.notification.event_type"
+    public static let openstackNotificationPriority = "openstack.notification.priority"
+    public static let openstackNotificationPublisherID = "openstack.notification.publisher_id"
+
+    // MARK: Errors (semantic conventions: `error.type` on the span, `exception.*` on its exception event)
+    public static let errorType = "error.type"
+    public static let exceptionType = "exception.type"
+    public static let exceptionMessage = "exception.message"
+
+    // MARK: The agent's own: what it inferred or could not see
+    public static let traceBridgeDeliveryObserved = "trace_bridge.delivery_observed"
+    public static let traceBridgeQueueWaitKnown = "trace_bridge.queue_wait_known"
+    public static let traceBridgeUnknownQueue = "trace_bridge.unknown_queue"
+    public static let traceBridgeCallEnd = "trace_bridge.call_end"
+
+    // MARK: Resource (semantic conventions)
+    public static let serviceName = "service.name"
+    public static let serviceNamespace = "service.namespace"
+    public static let hostName = "host.name"
+}
