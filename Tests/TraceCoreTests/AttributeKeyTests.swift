@@ -8,8 +8,7 @@ import TestSupport
 /// (or a new one nobody documented) fails here rather than in someone's dashboard. The expected sets are written out
 /// literally, not built from `AttributeKey`, so renaming a constant's value is caught too.
 @Suite struct AttributeKeyTests {
-    /// Span kind → every attribute key seen on spans of that kind, over all captures replayed as firehose (the
-    /// `trace_bridge.*` keys need other modes or unmapped queues, which these captures do not show).
+    /// Span kind → every attribute key seen on spans of that kind, over all captures replayed as firehose.
     static let expectedSpanKeys: [String: Set<String>] = [
         "PRODUCER": [
             "messaging.destination.name", "messaging.message.body.size", "messaging.message.conversation_id",
@@ -55,11 +54,23 @@ import TestSupport
         ],
     ]
 
-    static func observed() throws -> (spans: [String: Set<String>], events: [String: Set<String>]) {
+    /// Span kind → the attribute keys of every mode's spans (`SourceMode.allCases`) that the firehose's spans never
+    /// carry: what the agent adds when it infers what it could not see.
+    static let expectedModeOnlyKeys: [String: Set<String>] = [
+        "CONSUMER": ["trace_bridge.delivery_observed", "trace_bridge.queue_wait_known"],
+        "CLIENT": ["trace_bridge.call_end"],
+    ]
+
+    /// Replays every capture as the firehose (`mode` nil) or as `mode` would have received it.
+    static func observed(mode: SourceMode? = nil) throws -> (spans: [String: Set<String>], events: [String: Set<String>]) {
         var spans: [String: Set<String>] = [:]
         var events: [String: Set<String>] = [:]
         for fixture in GroundTruthTests.fixtures {
-            let replay = try Replay(fixture: fixture, options: GroundTruthTests.options(for: fixture))
+            var options = GroundTruthTests.options(for: fixture)
+            if let mode { options.visibility = ModeFidelityTests.visibility(mode, truth: try Truth(fixture: fixture)) }
+            let replay = Replay(
+                bytes: try Repository.bytes(Repository.fixture("\(fixture).jsonl")), options: options,
+                reducesToVisibility: mode != nil)
             for span in replay.spans {
                 spans[span.kind.name, default: []].formUnion(span.attributes.map(\.key))
                 for event in span.events {
@@ -75,6 +86,19 @@ import TestSupport
         let observed = try Self.observed()
         #expect(observed.spans == Self.expectedSpanKeys, "\(observed.spans.mapValues { $0.sorted() })")
         #expect(observed.events == Self.expectedEventKeys, "\(observed.events.mapValues { $0.sorted() })")
+    }
+
+    @Test("the keys spans carry only in other source modes are exactly the pinned set")
+    func modeOnlyKeys() throws {
+        let firehose = try Self.observed().spans
+        var extra: [String: Set<String>] = [:]
+        for mode in SourceMode.allCases {
+            for (kind, keys) in try Self.observed(mode: mode).spans {
+                let added = keys.subtracting(firehose[kind] ?? [])
+                if !added.isEmpty { extra[kind, default: []].formUnion(added) }
+            }
+        }
+        #expect(extra == Self.expectedModeOnlyKeys, "\(extra.mapValues { $0.sorted() })")
     }
 
     @Test("every key the captures show is an AttributeKey constant")
@@ -94,9 +118,12 @@ import TestSupport
             AttributeKey.traceBridgeDeliveryObserved, AttributeKey.traceBridgeQueueWaitKnown,
             AttributeKey.traceBridgeUnknownQueue, AttributeKey.traceBridgeCallEnd,
         ]
-        let observed = try Self.observed()
-        let seen = observed.spans.values.reduce(into: Set<String>()) { $0.formUnion($1) }
-            .union(observed.events.values.reduce(into: Set<String>()) { $0.formUnion($1) })
+        var seen = Set<String>()
+        for mode in [nil] + SourceMode.allCases.map(Optional.some) {
+            let observed = try Self.observed(mode: mode)
+            for keys in observed.spans.values { seen.formUnion(keys) }
+            for keys in observed.events.values { seen.formUnion(keys) }
+        }
         #expect(seen.subtracting(constants).sorted() == [], "keys written without an AttributeKey constant")
     }
 }
