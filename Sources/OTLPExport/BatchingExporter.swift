@@ -61,14 +61,22 @@ public enum ExporterNotice: Sendable {
 
 /// Batches spans, exports them with retries per the OTLP specification, and tells which deliveries may be
 /// acknowledged: only those whose spans were all accepted by the collector, or deliberately dropped and counted
-/// (the shared design notes §5). While the collector fails retryably nothing new is acknowledged, so the backlog
-/// waits in the broker's bounded queue and prefetch bounds what the agent holds.
+/// (docs/operations.md §6). While the collector fails retryably nothing new is acknowledged, so the backlog waits in
+/// the broker's bounded queue and prefetch bounds what the agent holds.
+///
+/// Every wait (retry backoff, the shutdown grace) and every time it reads (the batch delay, the elapsed-time limit,
+/// export latency) goes through the injected clock, as in swift-otel's batch span processor: production uses
+/// `ContinuousClock` (monotonic, so a wall-clock step cannot shorten a backoff), tests a clock they advance by hand,
+/// which makes the retry, drop and ordering rules testable without waiting (Tests/OTLPExportTests).
 public final class BatchingExporter<Tag: Sendable>: Sendable {
     private let transport: any OTLPTransport
     private let policy: BatchingPolicy
     private let resourceAttributes: [Attribute]
     private let notice: @Sendable (ExporterNotice) -> Void
-    private let clock: @Sendable () -> Int64
+    /// Time since the exporter was made, on the injected clock.
+    private let now: @Sendable () -> Duration
+    /// Sleeps on the injected clock until `now()` reaches the given time; throws when the task is cancelled.
+    private let sleep: @Sendable (_ until: Duration) async throws -> Void
     private let state: Mutex<State>
     /// Called (outside the lock) whenever an export makes more deliveries acknowledgeable.
     private let settled = Mutex<(@Sendable () -> Void)?>(nil)
@@ -84,28 +92,39 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         var buffer: [Span] = []
         var bufferLastTag: Tag?
         var bufferDeliveries = 0
-        var bufferSince: Int64?
+        var bufferSince: Duration?
         var batches: [Batch] = []
         var nextID = 0
         var ackable: Tag?
         var counters = ExportCounters()
         var tasks: [Int: Task<Void, Never>] = [:]
         /// Set at shutdown: retries stop at this time and their batches stay unacknowledged (redelivered later).
-        var deadline: Int64?
+        var deadline: Duration?
+        /// Set when the shutdown grace is over: no new export starts.
+        var closed = false
+        /// Batches waiting for their next attempt, and until when: shutdown cancels those the grace cannot wait for.
+        var backoff: [Int: (until: Duration, task: Task<Void, Never>)] = [:]
         var failing = false
     }
 
-    public init(transport: any OTLPTransport, policy: BatchingPolicy = BatchingPolicy(), resourceAttributes: [Attribute],
-                clock: @escaping @Sendable () -> Int64, notice: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) {
+    /// `clock` times the batch delay, the backoff, the elapsed-time limit and the shutdown grace.
+    public init<C: Clock>(transport: any OTLPTransport, policy: BatchingPolicy = BatchingPolicy(),
+                          resourceAttributes: [Attribute], clock: C = ContinuousClock(),
+                          notice: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) where C.Duration == Duration {
         self.transport = transport
         self.policy = policy
         self.resourceAttributes = resourceAttributes
-        self.clock = clock
         self.notice = notice
+        let origin = clock.now
+        now = { origin.duration(to: clock.now) }
+        sleep = { until in try await clock.sleep(until: origin.advanced(by: until), tolerance: nil) }
         state = Mutex(State())
     }
 
     public var counters: ExportCounters { state.withLock { $0.counters } }
+
+    /// True once `shutdown(within:)` has set its deadline (tests wait for it before moving their clock).
+    var isShuttingDown: Bool { state.withLock { $0.deadline != nil } }
 
     /// Takes the spans derived from one delivery (`tag`), or from the passage of time (`tag` nil).
     public func accept(_ spans: [Span], from tag: Tag?) {
@@ -115,7 +134,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
                 state.bufferLastTag = tag
                 state.bufferDeliveries += 1
             }
-            if state.bufferSince == nil, !spans.isEmpty || tag != nil { state.bufferSince = clock() }
+            if state.bufferSince == nil, !spans.isEmpty || tag != nil { state.bufferSince = now() }
             return state.buffer.count >= policy.maxBatchSpans || state.bufferDeliveries >= policy.maxBatchDeliveries
         }
         if due { flush() }
@@ -124,7 +143,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
     /// Sends the buffer when it has waited `delay`.
     public func tick() {
         let due = state.withLock { state in
-            state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false
+            state.bufferSince.map { now() - $0 >= policy.delay } ?? false
         }
         if due { flush() }
     }
@@ -144,22 +163,45 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         }
     }
 
-    /// Sends everything buffered and waits for the exports, retrying until `deadline` passes; what is not accepted
-    /// by then stays unacknowledged, for the broker to redeliver.
-    public func shutdown(within deadline: Duration) async {
-        let end = clock() + Self.nanoseconds(deadline)
-        state.withLock { $0.deadline = end }
-        while clock() < end {
+    /// Sends everything buffered and waits for the exports, retrying until `grace` has passed; what is not accepted
+    /// by then stays unacknowledged, for the broker to redeliver, and is reported (`ExporterNotice.abandoned`).
+    ///
+    /// A batch waiting to retry later than the grace allows is abandoned at once, whatever its backoff or the
+    /// collector's Retry-After. An attempt already sent is waited for, not cancelled: the transport's timeout bounds
+    /// it, and only its end tells why it failed (a refused certificate, for one). No export starts after the grace.
+    public func shutdown(within grace: Duration) async {
+        let end = now() + grace
+        let cutShort = state.withLock { state in
+            state.deadline = end
+            return state.backoff.filter { $0.value.until > end }.map(\.value.task)
+        }
+        for task in cutShort { task.cancel() }
+        while now() < end {
             flush()
             let (idle, tasks) = state.withLock { state in
                 (state.buffer.isEmpty && state.bufferDeliveries == 0 && state.tasks.isEmpty, Array(state.tasks.values))
             }
             if idle { break }
             if tasks.isEmpty {
-                try? await Task.sleep(for: .milliseconds(20))
+                try? await sleep(min(now() + .milliseconds(20), end))
             } else {
                 for task in tasks { await task.value }
             }
+        }
+        let (running, leftOver) = state.withLock { state -> ([Task<Void, Never>], Int) in
+            state.closed = true
+            defer {
+                state.buffer = []
+                state.bufferLastTag = nil
+                state.bufferDeliveries = 0
+                state.bufferSince = nil
+            }
+            return (Array(state.tasks.values), state.buffer.count)
+        }
+        // Attempts sent before the end of the grace; they retry no more.
+        for task in running { await task.value }
+        if leftOver > 0 {
+            notice(.abandoned(spans: leftOver, reason: "not exported within the shutdown grace of \(grace)"))
         }
         await transport.shutdown()
     }
@@ -168,34 +210,29 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
 
     /// Starts an export of the buffer if a slot is free.
     private func flush() {
-        let started: (Batch, [Span])? = state.withLock { state in
+        let emptyBatch: Int? = state.withLock { state in
+            // Past the shutdown grace nothing new starts: what is left is reported, not half-sent.
+            guard !state.closed, state.deadline.map({ now() < $0 }) ?? true else { return nil }
             guard state.bufferDeliveries > 0 || !state.buffer.isEmpty else { return nil }
             guard state.batches.filter({ $0.status == .inFlight }).count < policy.maxInFlight else { return nil }
-            let batch = Batch(id: state.nextID, lastTag: state.bufferLastTag, status: .inFlight)
+            let id = state.nextID
             let spans = state.buffer
+            state.batches.append(Batch(id: id, lastTag: state.bufferLastTag, status: .inFlight))
             state.nextID += 1
             state.buffer = []
             state.bufferLastTag = nil
             state.bufferDeliveries = 0
             state.bufferSince = nil
-            state.batches.append(batch)
-            return (batch, spans)
-        }
-        guard let (batch, spans) = started else { return }
-        guard !spans.isEmpty else {
-            finish(batch.id, status: .done)
-            return
-        }
-        let task = Task { [self] in
-            let status = await export(spans)
-            finish(batch.id, status: status)
-        }
-        state.withLock { state in
-            if state.batches.contains(where: { $0.id == batch.id && $0.status == .inFlight }) {
-                state.tasks[batch.id] = task
-                state.counters.batchesInFlight = state.tasks.count
+            guard !spans.isEmpty else { return id }
+            // Made under the lock, so the task is registered before it can reach `finish` or a backoff (both lock).
+            state.tasks[id] = Task { [self] in
+                let status = await export(spans, batch: id)
+                finish(id, status: status)
             }
+            state.counters.batchesInFlight = state.tasks.count
+            return nil
         }
+        if let emptyBatch { finish(emptyBatch, status: .done) }
     }
 
     private func finish(_ id: Int, status: Batch.Status) {
@@ -215,7 +252,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
             let more = !state.buffer.isEmpty
                 && (state.buffer.count >= policy.maxBatchSpans || state.bufferDeliveries >= policy.maxBatchDeliveries
                     || state.deadline != nil
-                    || (state.bufferSince.map { clock() - $0 >= Self.nanoseconds(policy.delay) } ?? false))
+                    || (state.bufferSince.map { now() - $0 >= policy.delay } ?? false))
             return (more, newlyAckable)
         }
         if newlyAckable, let settled = settled.withLock({ $0 }) { settled() }
@@ -235,16 +272,16 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
     }
 
     /// One batch, retried per the OTLP specification until accepted, permanently refused, or out of time.
-    private func export(_ spans: [Span]) async -> Batch.Status {
+    private func export(_ spans: [Span], batch id: Int) async -> Batch.Status {
         let batch = ExportBatch(spans: spans, resourceAttributes: resourceAttributes)
-        let firstAttempt = clock()
+        let firstAttempt = now()
         var retries = 0
         while true {
-            let started = clock()
+            let started = now()
             let result = await transport.export(batch)
-            let elapsed = clock() - started
-            let seconds = Double(elapsed) / 1e9
-            Self.recordLatency(elapsed, result)
+            let elapsed = now() - started
+            let seconds = Double(Self.nanoseconds(elapsed)) / 1e9
+            Self.recordLatency(Self.nanoseconds(elapsed), result)
             switch result {
             case .accepted(let rejected, let message):
                 let wasFailing = state.withLock { state in
@@ -267,24 +304,35 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
                 retries += 1
                 let backoff = Backoff.delay(attempt: retries, initial: policy.initialBackoff, maximum: policy.maximumBackoff)
                 let delay = retryAfter.map { max($0, .milliseconds(100)) } ?? backoff
-                let now = clock()
-                let deadline = state.withLock { $0.deadline }
-                if let deadline, now + Self.nanoseconds(delay) > deadline {
-                    notice(.abandoned(spans: spans.count, reason: reason))
-                    return .abandoned  // shutting down: leave these deliveries to the next agent
-                }
-                if now - firstAttempt + Self.nanoseconds(delay) > Self.nanoseconds(policy.maximumElapsed) {
+                let current = now()
+                if current - firstAttempt + delay > policy.maximumElapsed {
                     state.withLock { $0.counters.spansDropped += spans.count }
                     notice(.dropped(spans: spans.count, reason: "still failing after \(policy.maximumElapsed): \(reason)"))
                     return .done
                 }
-                let firstFailure = state.withLock { state in
+                // Registered under the same lock that shutdown sets the deadline under, so either this sees the
+                // deadline or shutdown sees this wait.
+                let retry = state.withLock { state -> (go: Bool, firstFailure: Bool) in
+                    if Task.isCancelled || state.deadline.map({ current + delay > $0 }) ?? false { return (false, false) }
+                    if let task = state.tasks[id] { state.backoff[id] = (current + delay, task) }
                     state.counters.retries += 1
                     defer { state.failing = true }
-                    return !state.failing
+                    return (true, !state.failing)
                 }
-                if firstFailure { notice(.failing(reason: reason, retryIn: delay)) }
-                try? await Task.sleep(for: delay)
+                guard retry.go else {
+                    notice(.abandoned(spans: spans.count, reason: reason))
+                    return .abandoned  // shutting down: leave these deliveries to the next agent
+                }
+                if retry.firstFailure { notice(.failing(reason: reason, retryIn: delay)) }
+                do {
+                    try await sleep(current + delay)
+                    state.withLock { _ = $0.backoff.removeValue(forKey: id) }
+                } catch {
+                    // Cancelled by shutdown: the grace ends before this batch's next attempt.
+                    state.withLock { _ = $0.backoff.removeValue(forKey: id) }
+                    notice(.abandoned(spans: spans.count, reason: reason))
+                    return .abandoned
+                }
             }
         }
     }

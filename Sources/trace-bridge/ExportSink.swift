@@ -34,7 +34,7 @@ final class ExportSink: RunSink {
          observe: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) throws {
         exporter = BatchingExporter(
             transport: try makeTransport(configuration), policy: policy, resourceAttributes: resourceAttributes,
-            clock: { BrokerSource.now() }, notice: { notice in
+            notice: { notice in
                 ExportSink.report(notice)
                 observe(notice)
             })

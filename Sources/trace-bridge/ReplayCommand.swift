@@ -69,7 +69,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let resourceAttributes = try synthesis.extraResourceAttributes()
         let exporter: BatchingExporter<Int>? = format == .otlp
             ? BatchingExporter(transport: try makeTransport(try export.configuration()), policy: export.policy(prefetch: 2000),
-                               resourceAttributes: resourceAttributes, clock: { BrokerSource.now() }, notice: ExportSink.report)
+                               resourceAttributes: resourceAttributes, notice: ExportSink.report)
             : nil
         let writer = format == .otlp
             ? nil : try SpanWriter(format: format, path: output, colour: color, extraResourceAttributes: resourceAttributes)
