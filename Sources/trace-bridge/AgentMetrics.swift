@@ -37,7 +37,7 @@ struct AgentMetrics {
             add("trace_bridge_messages_decoded_total", [("kind", kind)], count)
         }
         for (reason, count) in stats.skipped {
-            add("trace_bridge_decode_failures_total", [("reason", reason)], count)
+            add("trace_bridge_decode_failures_total", [("reason", reason.rawValue)], count)
         }
         for (kind, count) in counters.spansByKind {
             add("trace_bridge_spans_synthesized_total", [("kind", kind)], count)

@@ -91,7 +91,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 emit(pipeline.process(line: line, number: number))
                 if strict, pipeline.stats.skipped != before {
                     let reason = pipeline.stats.skipped.first { before[$0.key] != $0.value }!.key
-                    printError("trace-bridge: \(file): \(pipeline.stats.firstExample[reason] ?? reason) (--strict)")
+                    printError("trace-bridge: \(file): \(pipeline.stats.firstExample[reason] ?? reason.rawValue) (--strict)")
                     failure = ExitCode(65)
                 }
             }

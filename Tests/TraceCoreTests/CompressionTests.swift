@@ -156,12 +156,12 @@ struct CompressionTests {
             #expect(error.detail.contains("\(limit)"))
         }
         try expectSkippedAmidCapture(alias: alias, body: data, header: .string(codec.contentType),
-                                     reason: "compression_too_large", limit: limit)
+                                     reason: .compressionTooLarge, limit: limit)
     }
 
     /// Inserts one bad message (a copy of a compressed request with `body` and `header`) into the middle of the
     /// compressed capture: it is skipped under `reason`, counted once, and every other span is as without it.
-    func expectSkippedAmidCapture(alias: String, body: [UInt8], header: AMQPValue, reason: String,
+    func expectSkippedAmidCapture(alias: String, body: [UInt8], header: AMQPValue, reason: SkipReason,
                                   limit: Int = BusEvent.defaultDecompressionLimit) throws {
         let events = try Self.events("compressed/a_boot.\(alias).jsonl")
         let clean = Self.replay(events, limit: limit)
@@ -197,7 +197,7 @@ struct CompressionTests {
             }
         }
         try expectSkippedAmidCapture(alias: alias, body: cases[0].1, header: .string(codec.contentType),
-                                     reason: "compression_corrupt")
+                                     reason: .compressionCorrupt)
     }
 
     @Test("an integrity check catches a flipped byte where the format has one (zlib adler32, bzip2 and xz CRC)",
@@ -213,14 +213,14 @@ struct CompressionTests {
     func unknownCodec() throws {
         let events = try Self.events("compressed/a_boot.gzip.jsonl")
         try expectSkippedAmidCapture(alias: "gzip", body: events[0].body, header: .string("application/x-snappy"),
-                                     reason: "compression_unknown_codec")
+                                     reason: .compressionUnknownCodec)
         let bad = Self.compressed(events[0], body: events[0].body, header: .string("bz2"))
         var pipeline = EventPipeline()
         _ = pipeline.process(event: bad, location: "line 7")
-        let example = try #require(pipeline.stats.firstExample["compression_unknown_codec"])
+        let example = try #require(pipeline.stats.firstExample[.compressionUnknownCodec])
         #expect(example.contains("line 7") && example.contains("\"bz2\""), "\(example)")
         try expectSkippedAmidCapture(alias: "gzip", body: events[0].body, header: .integer(1, tag: UInt8(ascii: "I")),
-                                     reason: "compression_unknown_codec")
+                                     reason: .compressionUnknownCodec)
     }
 
     @Test("an empty compression header means a plain body, as for kombu's consumers")
@@ -235,7 +235,7 @@ struct CompressionTests {
     func configuredLimit() throws {
         let events = try Self.events("compressed/a_boot.zstd.jsonl")
         let result = Self.replay(events, limit: 100)
-        #expect(result.stats.skipped == ["compression_too_large": events.count])
+        #expect(result.stats.skipped == [.compressionTooLarge: events.count])
     }
 
     @Test("tap mode: the compression header is the message's own")

@@ -146,10 +146,10 @@ public struct PipelineStats: Sendable, Equatable {
         case .notification: notifications += 1
         }
     }
-    /// Inputs skipped, by reason (`fixture_invalid_json`, `oslo_not_oslo`, ...).
-    public var skipped: [String: Int] = [:]
+    /// Inputs skipped, by reason (`fixture_invalid_json`, `oslo_not_oslo`, ...: `SkipReason`).
+    public var skipped: [SkipReason: Int] = [:]
     /// The first example of each skip reason, so each is reported once, not once per message.
-    public var firstExample: [String: String] = [:]
+    public var firstExample: [SkipReason: String] = [:]
     /// Events a replay left out because the chosen source mode would not have received them (not an error).
     public var notVisible = 0
     /// Firehose trace messages without each undocumented header the agent uses (`FirehoseHeader`).
@@ -158,8 +158,8 @@ public struct PipelineStats: Sendable, Equatable {
     public init() {}
 
     public mutating func skip(_ reason: SkipReason, example: String) {
-        skipped[reason.rawValue, default: 0] += 1
-        if firstExample[reason.rawValue] == nil { firstExample[reason.rawValue] = example }
+        skipped[reason, default: 0] += 1
+        if firstExample[reason] == nil { firstExample[reason] = example }
     }
 
     public var skippedTotal: Int { skipped.values.reduce(0, +) }
