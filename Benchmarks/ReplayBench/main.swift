@@ -5,7 +5,7 @@
 // Each stage runs the whole file through the pipeline up to and including that stage, so the difference between
 // two consecutive stages is what the later one costs. Stages (default: all, in this order):
 //   read         read the file in 1 MiB chunks and split it into lines
-//   parse        + decode each fixture line (FixtureRecord: JSON, base64 body, AMQP headers)
+//   parse        + decode each fixture line (BusMessage: JSON, base64 body, AMQP headers)
 //   decode       + the bus event (firehose headers), a compressed body decompressed, and the oslo.messaging message
 //                (envelope and inner JSON)
 //   synthesize   + span synthesis (EventPipeline, what `trace-bridge replay` runs)
@@ -73,9 +73,9 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
         case .read:
             result.encodedBytes += line.count
         case .parse:
-            if let record = try? FixtureRecord(line: line, lineNumber: number) { result.encodedBytes += record.body.count }
+            if let record = try? BusMessage(line: line, lineNumber: number) { result.encodedBytes += record.body.count }
         case .decode:
-            guard let record = try? FixtureRecord(line: line, lineNumber: number),
+            guard let record = try? BusMessage(line: line, lineNumber: number),
                 let event = try? BusEvent(record: record), let body = try? event.decodableBody(),
                 let message = try? OsloDecoder.decode(body)
             else { return }

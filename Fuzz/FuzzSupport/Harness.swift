@@ -15,10 +15,10 @@ public enum Harness {
         var spans = pipeline.process(line: line, number: 1)
         spans += pipeline.finish()
         encode(spans)
-        if let record = try? FixtureRecord(line: line, lineNumber: 1) {
+        if let record = try? BusMessage(line: line, lineNumber: 1) {
             // What the reader accepts, the writer writes so that the reader accepts it again, unchanged.
             let rewritten = record.jsonLine()
-            guard let again = try? FixtureRecord(line: rewritten, lineNumber: 1) else {
+            guard let again = try? BusMessage(line: rewritten, lineNumber: 1) else {
                 fatalError("a record we read cannot be read back after writing it: \(String(decoding: rewritten, as: UTF8.self))")
             }
             precondition(again.jsonLine() == rewritten, "writing a record is not stable")
@@ -29,14 +29,14 @@ public enum Harness {
     /// format's typed JSON → read back.
     public static func fieldTable(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let table = AMQPTable.decode(wire: Array(bytes)) else { return }
-        let record = FixtureRecord(
+        let record = BusMessage(
             seq: 1, capturedAt: 0, mode: .firehose, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
             redelivered: false, properties: MessageProperties(), headers: table, body: [])
         let line = record.jsonLine()
-        guard (try? FixtureRecord(line: line, lineNumber: 1)) != nil else {
+        guard (try? BusMessage(line: line, lineNumber: 1)) != nil else {
             fatalError("headers decoded from the wire cannot be captured and read back: \(String(decoding: line, as: UTF8.self))")
         }
-        _ = try? BusEvent(record: FixtureRecord(line: line, lineNumber: 1))
+        _ = try? BusEvent(record: BusMessage(line: line, lineNumber: 1))
     }
 
     /// A message body: the oslo.messaging decoder, then synthesis of a publish and a delivery of it.

@@ -21,7 +21,7 @@ public enum SourceEvent: Sendable {
     case connected(generation: UInt64, bindings: [QueueBinding], url: AMQPURL)
     /// Messages from our queue in arrival order, each received at `record.capturedAt`: what arrived within
     /// `BrokerSource.batchWindowMilliseconds` of the first (at most `maximumBatch`), so the agent wakes once per batch.
-    case deliveries([(record: FixtureRecord, tag: DeliveryTag)])
+    case deliveries([(record: BusMessage, tag: DeliveryTag)])
     /// The connection to `url` failed or could not be made; the source retries after `retryIn`, with the next
     /// address (`next`: round robin over `BrokerSource.addresses`).
     case disconnected(AMQPError, url: AMQPURL, next: AMQPURL, retryIn: Duration)
@@ -234,7 +234,7 @@ public final class BrokerSource: Sendable {
             }
             return false
         }
-        func handOver(_ batch: [(record: FixtureRecord, tag: DeliveryTag)]) {
+        func handOver(_ batch: [(record: BusMessage, tag: DeliveryTag)]) {
             // Recorded before the agent sees them: it may settle them at once.
             if let last = batch.last { machine.withLock { $0.delivered(upTo: last.tag) } }
             continuation.yield(.deliveries(batch))
@@ -247,7 +247,7 @@ public final class BrokerSource: Sendable {
             var incoming = try connection.next(timeoutMilliseconds: 0)
             if case .delivery = incoming {
                 // Collect what arrives within the batch window (or a full batch), then hand it over at once.
-                var batch: [(record: FixtureRecord, tag: DeliveryTag)] = []
+                var batch: [(record: BusMessage, tag: DeliveryTag)] = []
                 let windowEnd = Self.monotonicMilliseconds() + Self.batchWindowMilliseconds
                 while true {
                     if case .delivery(let delivery) = incoming {

@@ -36,8 +36,8 @@ extension Delivery {
 
     /// The delivery as a fixture record: what `capture` writes and what `run` feeds the pipeline, so that a replay
     /// of a capture gives the same spans as the live run.
-    public func record(seq: Int64, receivedAt: Int64, mode: FixtureRecord.Mode) -> FixtureRecord {
-        FixtureRecord(
+    public func record(seq: Int64, receivedAt: Int64, mode: BusMessage.Mode) -> BusMessage {
+        BusMessage(
             seq: seq, capturedAt: receivedAt, mode: mode,
             exchange: exchange, routingKey: routingKey, redelivered: redelivered, properties: properties,
             headers: headers, body: body)

@@ -134,9 +134,9 @@ public struct SourceTopology: Sendable, Equatable {
     public var prefetch: UInt16
     /// How deliveries are read: firehose trace messages (`publish.X` / `deliver.X` keys with trace headers, also
     /// when replayed through another exchange, as the benchmarks do) or tapped plain messages.
-    public var mode: FixtureRecord.Mode
+    public var mode: BusMessage.Mode
 
-    public init(queue: QueueSettings, bindings: [QueueBinding], prefetch: UInt16 = 1000, mode: FixtureRecord.Mode = .firehose) {
+    public init(queue: QueueSettings, bindings: [QueueBinding], prefetch: UInt16 = 1000, mode: BusMessage.Mode = .firehose) {
         self.queue = queue
         self.bindings = bindings
         self.prefetch = prefetch

@@ -19,7 +19,7 @@ struct AgentMetrics {
     private var nodes = NodeMessageCounts()
 
     /// Counts a received message under its broker node (the firehose's `node` header).
-    mutating func count(_ record: FixtureRecord) {
+    mutating func count(_ record: BusMessage) {
         nodes.count(record)
     }
 

@@ -379,7 +379,7 @@ struct LiveBrokerTests {
         let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5)
         for (index, line) in lines.enumerated() {
-            let record = try FixtureRecord(line: Array(line.utf8), lineNumber: index + 1)
+            let record = try BusMessage(line: Array(line.utf8), lineNumber: index + 1)
             #expect(record.seq == Int64(index + 1) && record.mode == .firehose && !record.body.isEmpty)
         }
         let replay = try CLI.run(["replay", file.path, "--strict", "--quiet"])

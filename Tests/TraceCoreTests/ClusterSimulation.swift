@@ -18,13 +18,13 @@ struct ClusterSimulation {
     /// it: RabbitMQ 3.12+ with `message_interceptors.incoming.set_header_timestamp`), on its publish and its
     /// deliveries alike.
     static func reorder(
-        _ records: [FixtureRecord], seed: UInt64, maxDelay: Int64, nodes: Int = 3, timestamps: Bool = false
-    ) -> [FixtureRecord] {
+        _ records: [BusMessage], seed: UInt64, maxDelay: Int64, nodes: Int = 3, timestamps: Bool = false
+    ) -> [BusMessage] {
         var random = SplitMix64(seed: seed)
         var delay = (0..<nodes).map { _ in maxDelay == 0 ? 0 : Int64(random.next() % UInt64(maxDelay + 1)) }
         var lastArrival = [Int64](repeating: .min, count: nodes)
         var publishMillis: [[UInt8]: Int64] = [:]
-        var arrived: [(arrival: Int64, node: Int, index: Int, record: FixtureRecord)] = []
+        var arrived: [(arrival: Int64, node: Int, index: Int, record: BusMessage)] = []
         for (index, var record) in records.enumerated() {
             let connection = record.headers["connection"]?.stringValue ?? ""
             var hash = SplitMix64(seed: seed ^ fnv1a(connection))
@@ -66,13 +66,13 @@ struct ClusterSimulation {
     }
 
     /// The capture's records as shipped.
-    static func records(fixture: String) throws -> [FixtureRecord] {
-        var records: [FixtureRecord] = []
+    static func records(fixture: String) throws -> [BusMessage] {
+        var records: [BusMessage] = []
         var splitter = LineSplitter()
         let bytes = try Repository.bytes(Repository.fixture("\(fixture).jsonl"))
         var failure: Error?
         let take: ([UInt8], Int) -> Void = { line, number in
-            do { records.append(try FixtureRecord(line: line, lineNumber: number)) } catch { failure = error }
+            do { records.append(try BusMessage(line: line, lineNumber: number)) } catch { failure = error }
         }
         splitter.feed(bytes, take)
         splitter.finish(take)
@@ -81,7 +81,7 @@ struct ClusterSimulation {
     }
 
     /// How many records arrive after a record that was captured later (0: the order is the capture's).
-    static func overtakes(_ records: [FixtureRecord], original: [FixtureRecord]) -> Int {
+    static func overtakes(_ records: [BusMessage], original: [BusMessage]) -> Int {
         var position: [[UInt8]: [Int]] = [:]
         for (index, record) in original.enumerated() { position[record.routingKey.utf8.map { $0 } + record.body, default: []].append(index) }
         var seen = 0, count = 0

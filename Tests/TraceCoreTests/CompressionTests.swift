@@ -15,13 +15,13 @@ struct CompressionTests {
     ]
     static let aliases = codecs.map(\.alias)
 
-    static func records(_ name: String) throws -> [FixtureRecord] {
+    static func records(_ name: String) throws -> [BusMessage] {
         let bytes = try Repository.bytes(Repository.fixture(name))
         var lines: [([UInt8], Int)] = []
         var splitter = LineSplitter()
         splitter.feed(bytes) { lines.append(($0, $1)) }
         splitter.finish { lines.append(($0, $1)) }
-        return try lines.map { try FixtureRecord(line: $0.0, lineNumber: $0.1) }
+        return try lines.map { try BusMessage(line: $0.0, lineNumber: $0.1) }
     }
 
     static func codec(_ alias: String) throws -> BodyCompression {
@@ -243,7 +243,7 @@ struct CompressionTests {
         let record = try Self.records("compressed/a_boot.gzip.jsonl")[0]
         let plain = try Self.records("a_boot.jsonl")[0]
         let firehose = try BusEvent(record: record)
-        let tap = FixtureRecord(
+        let tap = BusMessage(
             seq: 1, capturedAt: record.capturedAt, mode: .tap, exchange: firehose.exchange,
             routingKey: firehose.routingKey, redelivered: false, properties: firehose.properties,
             headers: try #require(firehose.properties.headers), body: record.body)

@@ -27,8 +27,8 @@ struct FixtureDecodingTests {
         var failures: [String] = []
         splitter.feed(try Repository.bytes(Repository.fixture("\(fixture).jsonl"))) { line, number in
             do {
-                let record = try FixtureRecord(line: line, lineNumber: number)
-                let again = try FixtureRecord(line: record.jsonLine(), lineNumber: number)
+                let record = try BusMessage(line: line, lineNumber: number)
+                let again = try BusMessage(line: record.jsonLine(), lineNumber: number)
                 if again != record { failures.append("line \(number) differs after a round trip") }
                 count += 1
             } catch {
@@ -127,7 +127,7 @@ struct FixtureDecodingTests {
     ])
     func badLines(line: String, reason: String) {
         do {
-            _ = try FixtureRecord(line: Array(line.utf8), lineNumber: 7)
+            _ = try BusMessage(line: Array(line.utf8), lineNumber: 7)
             Issue.record("\(line) was accepted")
         } catch {
             #expect(error.line == 7 && error.reason.rawValue == "fixture_\(reason)", "\(error)")
@@ -152,11 +152,11 @@ struct FixtureDecodingTests {
         }
     }
 
-    func firstLine(of fixture: String, where predicate: (FixtureRecord) -> Bool) throws -> FixtureRecord {
-        var found: FixtureRecord?
+    func firstLine(of fixture: String, where predicate: (BusMessage) -> Bool) throws -> BusMessage {
+        var found: BusMessage?
         var splitter = LineSplitter()
         splitter.feed(try Repository.bytes(Repository.fixture("\(fixture).jsonl"))) { line, number in
-            if found == nil, let record = try? FixtureRecord(line: line, lineNumber: number), predicate(record) { found = record }
+            if found == nil, let record = try? BusMessage(line: line, lineNumber: number), predicate(record) { found = record }
         }
         return try #require(found)
     }

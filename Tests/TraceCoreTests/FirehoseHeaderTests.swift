@@ -32,7 +32,7 @@ struct FirehoseHeaderTests {
         var expected: [FirehoseHeader: Int] = [:]
         var splitter = LineSplitter()
         let handle: ([UInt8], Int) -> Void = { line, number in
-            guard var record = try? FixtureRecord(line: line, lineNumber: number) else { return }
+            guard var record = try? BusMessage(line: line, lineNumber: number) else { return }
             let kind: BusEvent.Kind = record.routingKey.hasPrefix("publish.") ? .publish : .deliver
             for header in FirehoseHeader.allCases where header.expected(on: kind) { expected[header, default: 0] += 1 }
             if let header { record.headers.entries.removeAll { $0.key == header.name } }
@@ -167,7 +167,7 @@ struct FirehoseHeaderTests {
         var options = SynthesisOptions()
         options.visibility = SourceMode.tap.visibility(controlExchanges: ["nova"], tapExchanges: ["nova"])
         var pipeline = EventPipeline(options: options)
-        let record = FixtureRecord(
+        let record = BusMessage(
             seq: 1, capturedAt: 1, mode: .tap, exchange: "nova", routingKey: "conductor", redelivered: false,
             properties: MessageProperties(), headers: AMQPTable(), body: Array(#"{"oslo.version": "2.0", "oslo.message": "{}"}"#.utf8))
         _ = pipeline.process(record: record)

@@ -89,7 +89,7 @@ struct GroundTruthTests {
     /// records every mismatch as a test issue; otherwise they are only counted (to measure a baseline).
     static func check(
         fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy = .complement,
-        records: [FixtureRecord]? = nil, reorderWindow: Int64 = SynthesisOptions.defaultReorderWindow, strict: Bool = true,
+        records: [BusMessage]? = nil, reorderWindow: Int64 = SynthesisOptions.defaultReorderWindow, strict: Bool = true,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> Outcome {
         var outcome = Outcome()

@@ -90,7 +90,7 @@ struct JSONScannerFoundationTests {
                 let foundation = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
                 let text = try #require(foundation["body_b64"] as? String)
                 let wire = try #require(Data(base64Encoded: text))
-                let record = try FixtureRecord(line: line, lineNumber: number)
+                let record = try BusMessage(line: line, lineNumber: number)
                 #expect(record.body == [UInt8](wire))
                 // kombu_compression (j_gzip, k_bz2): the oslo.messaging JSON is the decompressed body.
                 let body = Data(try BusEvent(record: record).decodableBody())

@@ -18,7 +18,7 @@ struct MalformedInputTests {
         return lines
     }()
 
-    static let template = try! FixtureRecord(line: good[0], lineNumber: 1)
+    static let template = try! BusMessage(line: good[0], lineNumber: 1)
 
     /// A fixture line of the first good record with another body.
     static func line(body: [UInt8], routingKey: String? = nil, headers: AMQPTable? = nil,

@@ -3,8 +3,8 @@ import TraceCore
 
 @Suite("Trace messages per broker node")
 struct NodeMessageCountsTests {
-    func record(node: String?, mode: FixtureRecord.Mode = .firehose) -> FixtureRecord {
-        FixtureRecord(seq: 1, capturedAt: 0, mode: mode, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
+    func record(node: String?, mode: BusMessage.Mode = .firehose) -> BusMessage {
+        BusMessage(seq: 1, capturedAt: 0, mode: mode, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
                       headers: AMQPTable(node.map { [("node", AMQPValue.string($0))] } ?? []), body: [])
     }
 

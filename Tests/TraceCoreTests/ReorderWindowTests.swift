@@ -44,7 +44,7 @@ struct ReorderWindowTests {
     }
 
     /// The checks `records` fail that the capture as shipped passes (GroundTruthTests reports the capture's own).
-    static func lostFidelity(fixture: String, records: [FixtureRecord], window: Int64) throws -> GroundTruthTests.Outcome {
+    static func lostFidelity(fixture: String, records: [BusMessage], window: Int64) throws -> GroundTruthTests.Outcome {
         let shipped = try GroundTruthTests.check(fixture: fixture, reorderWindow: 0, strict: false)
         var outcome = try GroundTruthTests.check(fixture: fixture, records: records, reorderWindow: window, strict: false)
         outcome.failures.removeAll { Set(shipped.failures).contains($0) }

@@ -34,7 +34,7 @@ struct SecretsTests {
         var splitter = LineSplitter()
         var planted = 0
         splitter.feed(try Repository.bytes(Repository.fixture("b_failure.jsonl"))) { line, number in
-            var record = try! FixtureRecord(line: line, lineNumber: number)
+            var record = try! BusMessage(line: line, lineNumber: number)
             record.body = Self.plantCanaries(in: record.body, planted: &planted)
             out.append(contentsOf: record.jsonLine() + [0x0A])
         }
@@ -44,7 +44,7 @@ struct SecretsTests {
         var bodies = ""
         var reader = LineSplitter()
         reader.feed(try Repository.bytes(input)) { line, number in
-            bodies += String(decoding: (try? FixtureRecord(line: line, lineNumber: number))?.body ?? [], as: UTF8.self)
+            bodies += String(decoding: (try? BusMessage(line: line, lineNumber: number))?.body ?? [], as: UTF8.self)
         }
         for canary in Self.canaries { #expect(bodies.contains(canary), "\(canary) was not planted") }
         // ...and the spans are still produced, but no canary is in any output.

@@ -25,7 +25,7 @@ struct Replay {
     }
 
     /// Replays records already decoded (a capture reordered as a cluster would deliver it).
-    init(records: [FixtureRecord], options: SynthesisOptions = SynthesisOptions()) {
+    init(records: [BusMessage], options: SynthesisOptions = SynthesisOptions()) {
         var pipeline = EventPipeline(options: options)
         var spans: [Span] = []
         for record in records { spans += pipeline.process(record: record) }

@@ -28,7 +28,7 @@ public struct BusEvent: Sendable {
     public var node: String?
     public var vhost: String?
     public var redelivered: Bool
-    public var source: FixtureRecord.Mode
+    public var source: BusMessage.Mode
     public var body: [UInt8]
     /// Undocumented firehose headers this trace message lacked (absent or of another type); empty for taps.
     public var missingHeaders: FirehoseHeaders = []
@@ -37,7 +37,7 @@ public struct BusEvent: Sendable {
         kind: Kind, time: Int64, exchange: String, routingKey: String, queue: String? = nil,
         routedQueues: [String]? = nil, properties: MessageProperties = MessageProperties(), connection: String? = nil,
         channel: Int64? = nil, user: String? = nil, node: String? = nil, vhost: String? = nil,
-        redelivered: Bool = false, source: FixtureRecord.Mode, body: [UInt8]
+        redelivered: Bool = false, source: BusMessage.Mode, body: [UInt8]
     ) {
         self.kind = kind
         self.time = time
@@ -72,7 +72,7 @@ extension BusEvent {
     /// The firehose routing key is split at the first dot only: queue names contain dots (`compute.compute-1`),
     /// and `publish.` (empty name) is the default exchange. The trace message's own properties are empty; the
     /// original ones are in the `properties` header table.
-    public init(record: FixtureRecord) throws(BusEventError) {
+    public init(record: BusMessage) throws(BusEventError) {
         switch record.mode {
         case .tap:
             self.init(
@@ -84,13 +84,13 @@ extension BusEvent {
         }
     }
 
-    private static func tapProperties(_ record: FixtureRecord) -> MessageProperties {
+    private static func tapProperties(_ record: BusMessage) -> MessageProperties {
         var properties = record.properties
         properties.headers = record.headers
         return properties
     }
 
-    private init(firehose record: FixtureRecord) throws(BusEventError) {
+    private init(firehose record: BusMessage) throws(BusEventError) {
         let key = record.routingKey
         guard let dot = key.firstIndex(of: ".") else {
             throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")

@@ -25,9 +25,9 @@ public struct EventPipeline {
     /// never stops the rest.
     public mutating func process(line: [UInt8], number: Int) -> [Span] {
         stats.linesRead += 1
-        let record: FixtureRecord
+        let record: BusMessage
         do {
-            record = try FixtureRecord(line: line, lineNumber: number)
+            record = try BusMessage(line: line, lineNumber: number)
         } catch {
             stats.skip(error.reason, example: error.description)
             return []
@@ -36,7 +36,7 @@ public struct EventPipeline {
     }
 
     /// Processes one captured message. `location` names it in the first-example report.
-    public mutating func process(record: FixtureRecord, location: String? = nil) -> [Span] {
+    public mutating func process(record: BusMessage, location: String? = nil) -> [Span] {
         stats.messages += 1
         inputs += 1
         let event: BusEvent

@@ -18,7 +18,7 @@ public struct NodeMessageCounts: Sendable, Equatable {
     public init() {}
 
     /// Counts one firehose record under its node; tapped messages have no node and are not counted.
-    public mutating func count(_ record: FixtureRecord) {
+    public mutating func count(_ record: BusMessage) {
         guard record.mode == .firehose else { return }
         count(node: record.headers["node"]?.stringValue)
     }

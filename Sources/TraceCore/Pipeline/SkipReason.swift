@@ -7,7 +7,7 @@ import BodyDecompression
 /// new reason is a new case (and a new row in that table: `SkipReasonTests` compares the two both ways). Being an
 /// enum, every label the agent can emit is listed here, not assembled from strings at the place of failure.
 public enum SkipReason: String, CaseIterable, Sendable, Comparable, CustomStringConvertible {
-    // MARK: A fixture line that is not a captured message (`FixtureRecord`)
+    // MARK: A fixture line that is not a captured message (`BusMessage`)
     case fixtureInvalidJSON = "fixture_invalid_json"
     case fixtureNotAnObject = "fixture_not_an_object"
     case fixtureMissingField = "fixture_missing_field"

@@ -1,10 +1,11 @@
 import Foundation
 
-/// One captured message: a line of the fixture format (docs/fixture-format.md; the shipped captures are in `fixtures/`).
+/// One message from the bus, as captured or as delivered: the unit everything after the source works on. A line of the
+/// fixture format (docs/fixture-format.md; the shipped captures are in `fixtures/`) decodes to one.
 ///
 /// `trace-bridge capture` writes these, `replay` and the tests read them, and the live consumer builds the same value
 /// from a delivery, so that everything after the source is one code path.
-public struct FixtureRecord: Equatable, Sendable {
+public struct BusMessage: Equatable, Sendable {
     public enum Mode: String, Sendable {
         case firehose
         case tap
@@ -48,7 +49,7 @@ public struct FixtureError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { "line \(line): \(reason.detailName): \(detail)" }
 }
 
-extension FixtureRecord {
+extension BusMessage {
     /// Decodes one line of the fixture format. Unknown fields are ignored; a line that is not JSON or lacks
     /// `routing_key`, `captured_at` or `body_b64` is rejected. As in any JSON object lookup here, the first of
     /// duplicate members counts.
@@ -183,7 +184,7 @@ extension MessageProperties {
     }
 }
 
-/// The members of a fixture line that `FixtureRecord(line:)` reads; the first of duplicates wins.
+/// The members of a fixture line that `BusMessage(line:)` reads; the first of duplicates wins.
 private struct LineMembers {
     /// A member seen at most once.
     struct First<Value> {
