@@ -540,7 +540,7 @@ def run_client(url, activity, results):
 # --------------------------------------------------------------------------
 # Parent: orchestration, assembly, checks
 
-def assemble(parts):
+def assemble(parts, expected_deliveries=EXPECTED_DELIVERIES):
     """Per-process records -> one operation per request/notification."""
     pubs = [p for part in parts for p in part.get('publishes', [])]
     dels = [dict(d, handler=part.get('handled', {}).get(d['unique_id']))
@@ -558,7 +558,7 @@ def assemble(parts):
     problems, ops = [], []
     for p in sorted(pubs, key=lambda p: p['published_at_ns']):
         p = dict(p, deliveries=by_uid.get(p['unique_id'], []))
-        expected = EXPECTED_DELIVERIES[p['kind']]
+        expected = expected_deliveries[p['kind']]
         if p['kind'] == 'notify' and p['event_type'] == os.environ.get(REQUEUE_ENV):
             expected += 1  # --requeue-once: delivered, requeued, delivered again
         if len(p['deliveries']) != expected:
@@ -647,7 +647,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--url', default='rabbit://guest:guest@127.0.0.1:5682/')
     ap.add_argument('--truth', required=True, help='where to write the ground truth JSON')
-    ap.add_argument('--scenario', default='all', choices=['all'])
+    ap.add_argument('--scenario', default='all', choices=['all', *NOVA_SCENARIOS],
+                    help='all: this file\'s nova-like flows; the others: nova_flows.py, nova\'s own '
+                         'code (run with .venv-nova/bin/python)')
     ap.add_argument('--firehose-check', action='store_true',
                     help='bind a firehose queue and check it against the truth')
     layout = ap.add_argument_group(
@@ -693,6 +695,7 @@ def main():
             atexit.register(shutil.rmtree, locks, ignore_errors=True)
     # SIGTERM -> normal exit path, so the children are cleaned up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    flows = _flows(args.scenario)
 
     t0 = time.monotonic()
     # oslo.messaging retries a dead broker forever: fail fast instead.
@@ -705,9 +708,9 @@ def main():
     firehose = Firehose(args.url) if args.firehose_check else None
     try:
         readies = []
-        for i, name in enumerate(SERVERS):
+        for i, name in enumerate(flows.SERVERS):
             ready = ctx.Event()
-            p = ctx.Process(target=run_server, name=name, daemon=True,
+            p = ctx.Process(target=flows.run_server, name=name, daemon=True,
                             args=(name, node_urls[i % len(node_urls)], activity, ready, stop, results))
             p.start()
             procs.append(p)
@@ -715,8 +718,8 @@ def main():
         for ready in readies:
             if not ready.wait(max(1, DEADLINE - (time.monotonic() - t0))):
                 raise RuntimeError('a server did not start in time')
-        api = ctx.Process(target=run_client, name=CLIENT[0], daemon=True,
-                          args=(node_urls[len(SERVERS) % len(node_urls)], activity, results))
+        api = ctx.Process(target=flows.run_client, name=flows.CLIENT[0], daemon=True,
+                          args=(node_urls[len(flows.SERVERS) % len(node_urls)], activity, results))
         api.start()
         procs.append(api)
         api.join(DEADLINE - (time.monotonic() - t0))
@@ -743,13 +746,13 @@ def main():
     for part in parts:
         if part.get('error'):
             problems.append(f"{part['name']} failed:\n{part['error']}")
-    ops, counts, more = assemble(parts)
+    ops, counts, more = assemble(parts, flows.EXPECTED_DELIVERIES)
     problems += more
     truth = {
         'format': 'trace-bridge-scenario-truth/1',
         'url': args.url, 'control_exchange': CONTROL_EXCHANGE,
-        'node_urls': {name: node_urls[i % len(node_urls)] for i, name in enumerate(list(SERVERS) + [CLIENT[0]])}, 'scenario': args.scenario,
-        'versions': _versions(),
+        'node_urls': {name: node_urls[i % len(node_urls)] for i, name in enumerate(list(flows.SERVERS) + [flows.CLIENT[0]])}, 'scenario': args.scenario,
+        'versions': dict(_versions(), **(flows.versions() if flows is not sys.modules[__name__] else {})),
         'rabbit_options': rabbit_options,
         'processes': sorted((part['process'] for part in parts if 'process' in part),
                             key=lambda p: p['name']),
@@ -770,6 +773,18 @@ def main():
     for msg in problems:
         print('PROBLEM:', msg, file=sys.stderr)
     return 1 if problems else 0
+
+
+NOVA_SCENARIOS = ('multi-create-one-host', 'multi-create-two-hosts', 'migration')
+
+
+def _flows(scenario):
+    """The module whose SERVERS, CLIENT, run_server, run_client, EXPECTED_DELIVERIES make the run."""
+    if scenario == 'all':
+        return sys.modules[__name__]
+    import nova_flows  # needs PyPI nova (tools/scenario/requirements-nova.txt)
+    nova_flows.prepare(scenario)
+    return nova_flows
 
 
 def _rabbit_options(args):
