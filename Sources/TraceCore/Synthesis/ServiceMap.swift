@@ -36,9 +36,16 @@ public struct ServiceMap: Sendable, Equatable {
         func add(_ project: String, api: String, _ pairs: [(String, String)]) {
             for (topic, service) in pairs { topics[topic] = Entry(service: service, apiService: api) }
         }
+        // Nova: the constants of nova 34.0.0 (`tools/nova_topics.py` prints them from an installed nova):
+        // nova/compute/rpcapi.py RPC_TOPIC `compute` and RPC_TOPIC_ALT `compute-alt` (compute RPC 6.5, nova 33.0.0
+        // on: nova-compute runs a second RPC server on it, kept up during a graceful shutdown, and the calls that
+        // carry a move on after its pre-checks go there: live_migration, pre_live_migration,
+        // post_live_migration_at_destination, resize_instance, finish_resize, ...), nova/conductor/rpcapi.py
+        // RPC_TOPIC `conductor`, nova/scheduler/rpcapi.py RPC_TOPIC `scheduler`. `consoleauth` and `console` are
+        // older releases' (nova-consoleauth and nova-console are gone since Train and Ussuri).
         add("nova", api: "nova-api", [
             ("conductor", "nova-conductor"), ("scheduler", "nova-scheduler"), ("compute", "nova-compute"),
-            ("consoleauth", "nova-consoleauth"), ("console", "nova-console"),
+            ("compute-alt", "nova-compute"), ("consoleauth", "nova-consoleauth"), ("console", "nova-console"),
         ])
         add("cinder", api: "cinder-api", [
             ("cinder-scheduler", "cinder-scheduler"), ("cinder-volume", "cinder-volume"),
