@@ -19,7 +19,7 @@ struct GroundTruthTests {
     static let queueLayoutFixtures = ["h_quorum_qm", "i_stream_fanout", "j_gzip", "k_bz2"]
 
     /// d_notify's notification listener is an operator's own consumer: say so, as an operator would (and the
-    /// queue-layout captures' ceilometer listener, as the live tests do).
+    /// queue-layout and two-bus captures' ceilometer listener, as the live tests do).
     static func options(for fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy = .complement)
         -> SynthesisOptions
     {
@@ -29,7 +29,7 @@ struct GroundTruthTests {
                 options.serviceMap.topics[topic] = ServiceMap.Entry(service: "nova-notify-listener", isNotificationTopic: true)
             }
         }
-        if queueLayoutFixtures.contains(fixture) {
+        if queueLayoutFixtures.contains(fixture) || fixture == "q_cells" {
             options.serviceMap.topics["notifications"] = ServiceMap.Entry(
                 service: "ceilometer-agent-notification", isNotificationTopic: true)
         }
