@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check spans (trace-bridge's otlp-json output) against a several-bus truth (fixtures/q_cells.truth.json).
+"""Check spans (trace-bridge's otlp-json output) against a several-bus truth (fixtures/q_cells.truth.json, or
+the truth cells_flow.py writes in a live run).
 
     python cells_check.py TRUTH.json SPANS.otlp.jsonl [MORE.otlp.jsonl ...] [--json]
 
@@ -70,11 +71,27 @@ class Outcome:
     failures: list = field(default_factory=list)
 
 
+def normalize(truth):
+    """A driver truth (cells_flow.py --truth, `caused_by`) -> the fixtures' field names this check reads."""
+    if not truth['operations'] or 'caused_by_unique_id' in truth['operations'][0]:
+        return truth
+    ops = []
+    for op in truth['operations']:
+        reply = op.get('reply')
+        handler_failed = any(x.get('handler') not in (None, 'ok') for x in op['deliveries'])
+        ops.append(dict(op, caused_by_unique_id=op['caused_by'],
+                        failed=op['outcome'] != 'ok' or handler_failed,
+                        failure_visible_on_wire=bool(reply and reply.get('failure_class')),
+                        replies=[{'ending': reply.get('ending', True) is not False}] if reply else []))
+    return dict(truth, operations=ops)
+
+
 def check(truth, spans, bus=None):
     """Scores `spans` (load_otlp_json) against `truth` (a fixtures' truth.json, loaded); returns an Outcome.
 
     `bus`: score only the operations published on that bus (what one agent on that bus could get right).
     """
+    truth = normalize(truth)
     out = Outcome()
     fig = out.figures
     by_uid = {op['unique_id']: op for op in truth['operations']}
