@@ -108,9 +108,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The agent as a library: sources (a broker, memory) in, one synthesis, sinks (OTLP, file, terminal,
+        // memory) out, acknowledgements back. The command line only parses and hands it a configuration.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "TraceCore",
+                "RabbitMQ",
+                "OTLPExport",
+                "AgentHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "trace-bridge",
             dependencies: [
+                "Agent",
                 "TraceCore",
                 "RabbitMQ",
                 "OTLPExport",
@@ -159,6 +175,14 @@ let package = Package(
         .testTarget(
             name: "OTLPExportTests",
             dependencies: ["OTLPExport", "TraceCore", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The whole agent with in-memory sources and sinks: acknowledgement order, several buses, shutdown,
+        // readiness, without a broker.
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "AgentHTTP", "RabbitMQ", "TraceCore", "TestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,7 +8,8 @@ import TraceCore
 /// the broker, and exports not failing for longer than the threshold": what an operator's alert wants.
 public final class AgentStatus: Sendable {
     private struct State {
-        var brokerConnected = false
+        /// Per bus (`Bus.name`), in the order the agent registered them.
+        var buses: [(name: String, connected: Bool)] = []
         var exportFailingSince: Int64?
         var exportFailureReason: String?
         var recent: RecentTraces
@@ -24,8 +25,16 @@ public final class AgentStatus: Sendable {
         exportFailureThreshold = Int64(exportFailureThresholdSeconds * 1e9)
     }
 
-    public func brokerConnected(_ connected: Bool) {
-        state.withLock { $0.brokerConnected = connected }
+    /// Bus `name` is connected (consuming) or not; the first call for a name registers it. The agent is ready
+    /// only when every bus is connected: a cell whose bus is not read loses its part of every trace.
+    public func busConnected(_ name: String, _ connected: Bool) {
+        state.withLock { state in
+            if let index = state.buses.firstIndex(where: { $0.name == name }) {
+                state.buses[index].connected = connected
+            } else {
+                state.buses.append((name, connected))
+            }
+        }
     }
 
     /// The exporter started failing (`reason`), or recovered (`nil`).
@@ -58,7 +67,13 @@ public final class AgentStatus: Sendable {
             let degraded = state.missingHeaders.missing.map { header, count in
                 "\ndegraded: firehose header \(header.name) missing from \(count) trace messages: \(header.degradation)"
             }.joined()
-            if !state.brokerConnected { return (false, "not connected to the broker" + degraded) }
+            let down = state.buses.filter { !$0.connected }.map(\.name)
+            if state.buses.isEmpty || (state.buses.count == 1 && !down.isEmpty) {
+                return (false, "not connected to the broker" + degraded)
+            }
+            if !down.isEmpty {
+                return (false, "not connected to the broker of bus \(down.joined(separator: ", ")) (\(state.buses.count - down.count) of \(state.buses.count) buses connected)" + degraded)
+            }
             if let since = state.exportFailingSince, now - since > exportFailureThreshold {
                 return (false, "exports failing for \((now - since) / 1_000_000_000) s: \(state.exportFailureReason ?? "")" + degraded)
             }

@@ -9,6 +9,11 @@ public struct DeliveryTag: Sendable, Hashable, Comparable {
     public var generation: UInt64
     public var tag: UInt64
 
+    public init(generation: UInt64, tag: UInt64) {
+        self.generation = generation
+        self.tag = tag
+    }
+
     public static func < (lhs: DeliveryTag, rhs: DeliveryTag) -> Bool {
         (lhs.generation, lhs.tag) < (rhs.generation, rhs.tag)
     }
@@ -308,9 +313,5 @@ public final class BrokerSource: Sendable {
     }
 
     /// Wall-clock Unix nanoseconds: the event time of live traffic (the firehose carries no timestamps).
-    public static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
-    }
+    static func now() -> Int64 { WallClock.system.now() }
 }

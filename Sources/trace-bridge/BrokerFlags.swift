@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Agent
 import RabbitMQ
 
 /// Where the broker is and what the agent binds: shared by `run` and `capture`.
@@ -11,6 +12,14 @@ struct BrokerFlags: ParsableArguments {
             discussion: "Prefer the environment variable or --amqp-url-file for the password: command lines are visible to every user of the host. With several addresses the agent starts with the first, stays on a node while it works and moves to the next one (round robin) when it fails.",
             valueName: "url"))
     var amqpURL: [String] = []
+
+    @Option(
+        name: .customLong("bus"),
+        help: ArgumentHelp(
+            "run: one of several buses to read at once, as NAME=URL[;queue=NAME] (repeat the flag per bus). Instead of --amqp-url.",
+            discussion: "Nova cells v2 gives the API and each cell a RabbitMQ (or vhost) of its own, and a boot crosses them: one agent reading every bus into one synthesis keeps the boot in one trace, where one agent per bus splits it. NAME labels the bus in logs, metrics and /readyz; URL is as --amqp-url (a cluster's nodes for failover), or @PATH to read it from a file; queue= names our queue on that bus (default: as --queue). Every bus uses the same --mode and --role. Example: --bus 'api=@/etc/trace-bridge/api.url' --bus 'cell1=amqp://tracer:secret@rabbit-cell1:5672/nova_cell1'.",
+            valueName: "name=url"))
+    var bus: [String] = []
 
     @Option(name: .customLong("amqp-url-file"), help: ArgumentHelp("Read the AMQP URL from this file (e.g. a mounted secret); several, one per line or comma-separated, for a cluster.", valueName: "path"))
     var amqpURLFile: String?
@@ -95,6 +104,38 @@ struct BrokerFlags: ParsableArguments {
         }
     }
 
+    /// The buses `run` reads: the `--bus` list, or the one bus of `--amqp-url` (named `default`).
+    func buses(purpose: String) throws -> [Bus] {
+        let topology = try topology()
+        guard !bus.isEmpty else {
+            return [Bus(name: "default", settings: try connectionSettings(purpose: purpose), addresses: try addresses(),
+                        topology: topology)]
+        }
+        if !amqpURL.isEmpty || amqpURLFile != nil {
+            throw ValidationError("--bus and --amqp-url/--amqp-url-file both given: use --bus for every bus (NAME=URL), or --amqp-url for one")
+        }
+        var buses: [Bus] = []
+        for spec in bus {
+            let parsed = try BusSpec(spec)
+            guard !buses.contains(where: { $0.name == parsed.name }) else {
+                throw ValidationError("--bus \(parsed.name) is given twice: each bus needs a name of its own")
+            }
+            var settings = try connectionSettings(purpose: purpose)
+            settings.url = parsed.addresses[0]
+            var busTopology = topology
+            if let queue = parsed.queue { busTopology.queue.name = queue }
+            let bus = Bus(name: parsed.name, settings: settings, addresses: parsed.addresses, topology: busTopology)
+            // Two consumers on one queue would each see half the traffic.
+            if let other = buses.first(where: { $0.settings.url.host == settings.url.host && $0.settings.url.port == settings.url.port
+                && $0.settings.url.vhost == settings.url.vhost && $0.topology.queue.name == busTopology.queue.name })
+            {
+                throw ValidationError("--bus \(other.name) and --bus \(parsed.name) would share queue '\(busTopology.queue.name)' in vhost '\(settings.url.vhost)' of \(settings.url.host): give one of them ;queue=ANOTHER_NAME, or point it at its own vhost")
+            }
+            buses.append(bus)
+        }
+        return buses
+    }
+
     func resolvedRole() -> Role {
         switch role {
         case .controlPlane: .controlPlane
@@ -125,3 +166,42 @@ struct BrokerFlags: ParsableArguments {
 }
 
 extension QueueSettings.QueueType: ExpressibleByArgument {}
+
+/// One `--bus NAME=URL[;queue=NAME]` value.
+struct BusSpec {
+    var name: String
+    var addresses: [AMQPURL]
+    var queue: String?
+
+    init(_ spec: String) throws {
+        guard let equals = spec.firstIndex(of: "=") else {
+            throw ValidationError("--bus '\(AMQPURL.maskList(spec))' has no name: write NAME=URL, e.g. cell1=amqp://tracer:secret@rabbit-cell1:5672/")
+        }
+        name = String(spec[..<equals])
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw ValidationError("--bus name '\(name)' is not a name: use letters, digits, '-', '_' or '.' (it labels metrics)")
+        }
+        var parts = spec[spec.index(after: equals)...].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        var location = parts.removeFirst().trimmingCharacters(in: .whitespaces)
+        for part in parts {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, pair[0] == "queue", !pair[1].isEmpty else {
+                throw ValidationError("--bus \(name): unknown option '\(part)': the only option is ;queue=NAME")
+            }
+            queue = pair[1]
+        }
+        if location.hasPrefix("@") {
+            let path = String(location.dropFirst())
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("--bus \(name): cannot read the URL file \(path): check the path and its permissions")
+            }
+            location = contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: ",")
+        }
+        do {
+            addresses = try AMQPURL.list(location)
+        } catch {
+            throw ValidationError("--bus \(name): \(error.description)")
+        }
+    }
+}

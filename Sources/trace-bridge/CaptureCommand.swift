@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import Foundation
 import RabbitMQ
@@ -40,12 +41,17 @@ struct CaptureCommand: AsyncParsableCommand {
         logging.bootstrap()
         let topology = try broker.topology()
         let settings = try broker.connectionSettings(purpose: "capture")
-        let handle = try openOutput(output, append: true)
+        let handle: FileHandle
+        do {
+            handle = try openOutput(output, append: true)
+        } catch {
+            throw ValidationError(error.description)
+        }
         let source = BrokerSource(settings: settings, addresses: try broker.addresses(), topology: topology)
         let signals = SignalHandler { first in if first { source.stopConsuming() } else { Foundation.exit(130) } }
         defer { withExtendedLifetime(signals) {} }
         source.start()
-        let started = BrokerSource.now()
+        let started = WallClock.system.now()
         var written = 0
         var stopping = false
         log("capturing", ["url": "\(settings.url)", "queue": topology.queue.name, "output": output,
@@ -75,7 +81,7 @@ struct CaptureCommand: AsyncParsableCommand {
                 log("connected", ["url": "\(url)"])
             case .failed(let error):
                 log(QueueRefusal(error: error, queue: topology.queue, vhost: settings.url.vhost).message, [:], level: .error)
-                throw QueueRefusal.exitCode
+                throw ExitCode(QueueRefusal.exitCode)
             case .disconnected(let error, let url, _, _):
                 log("broker unavailable, retrying",
                     ["error": error.description, "url": "\(url)", "hint": error.clusterAdvice ?? ""].filter { !$0.value.isEmpty },

@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import Foundation
 import OTLPExport
@@ -11,13 +12,16 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             Reads captures in the fixture format (one JSON object per line: firehose or tap messages with their \
             AMQP headers and base64 bodies; see fixtures/README.md), runs them through the same decoding and \
-            synthesis as the live agent, using each line's captured_at as the event time, and writes the spans.
+            synthesis as the live agent, using each line's captured_at as the event time, and writes the spans. \
+            Several captures (one per bus, as for nova cells: the API's bus and each cell's) are merged by \
+            captured_at into one synthesis, as `run --bus ... --bus ...` reads them live.
 
             Examples:
               trace-bridge replay fixtures/a_boot.jsonl
               trace-bridge replay fixtures/e_otel.jsonl --format otlp-json --output e_otel.otlp.jsonl
               trace-bridge replay fixtures/a_boot.jsonl --format otlp --otlp-endpoint http://localhost:4317
               trace-bridge replay fixtures/a_boot.jsonl --mode publish-only     (what that mode would keep)
+              trace-bridge replay api-bus.jsonl cell1-bus.jsonl                 (two buses, one synthesis)
               trace-bridge replay fixtures/d_notify.jsonl --service-map notifications=nova-notify-listener \\
                   --service-map versioned_notifications=nova-notify-listener
 
@@ -81,25 +85,52 @@ struct ReplayCommand: AsyncParsableCommand {
             writer?.write(spans)
             exporter?.accept(spans, from: nil)
         }
-        for file in files {
+        var failure: ExitCode?
+        /// A bad line: counted and skipped (its number in the first-example report), or the end with --strict.
+        func handleLine(_ line: [UInt8], _ number: Int, of file: String) -> [Span] {
+            let before = pipeline.stats.skipped
+            let spans = pipeline.process(line: line, number: number)
+            if strict, pipeline.stats.skipped != before {
+                let reason = pipeline.stats.skipped.first { before[$0.key] != $0.value }!.key
+                printError("trace-bridge: \(file): \(pipeline.stats.firstExample[reason] ?? reason.rawValue) (--strict)")
+                failure = ExitCode(65)
+            }
+            return spans
+        }
+        if files.count == 1 {
+            // One capture: lines straight into the pipeline, in file order.
+            let file = files[0]
             let reader = try ChunkedFileReader(path: file)
             var splitter = LineSplitter()
-            var failure: ExitCode?
             let handle: ([UInt8], Int) -> Void = { line, number in
                 guard failure == nil else { return }
-                let before = pipeline.stats.skipped
-                emit(pipeline.process(line: line, number: number))
-                if strict, pipeline.stats.skipped != before {
-                    let reason = pipeline.stats.skipped.first { before[$0.key] != $0.value }!.key
-                    printError("trace-bridge: \(file): \(pipeline.stats.firstExample[reason] ?? reason.rawValue) (--strict)")
-                    failure = ExitCode(65)
-                }
+                emit(handleLine(line, number, of: file))
             }
             while let chunk = try reader.next() {
                 splitter.feed(chunk, handle)
                 if let failure { throw failure }
             }
             splitter.finish(handle)
+            if let failure { throw failure }
+        } else {
+            // Several captures (one per bus): merged by event time into the one pipeline.
+            let cursors = try files.map { try CaptureCursor(path: $0) }
+            var merger = CaptureMerger(cursors.map { cursor in
+                {
+                    while let (line, number) = try cursor.nextLine() {
+                        guard failure == nil else { return nil }
+                        if let message = try? BusMessage(line: line, lineNumber: number) {
+                            return message
+                        }
+                        emit(handleLine(line, number, of: cursor.path))  // counts the bad line, yields no spans
+                    }
+                    return nil
+                }
+            })
+            while let (message, source) = try merger.next() {
+                if let failure { throw failure }
+                emit(pipeline.process(decodedLine: message, location: "\(files[source]) seq \(message.seq)"))
+            }
             if let failure { throw failure }
         }
         emit(pipeline.finish())
@@ -145,6 +176,37 @@ struct ReplayCommand: AsyncParsableCommand {
         for (table, count) in counters.evictions.sorted(by: { $0.key < $1.key }) {
             printError("  evicted \(count) × \(table) correlation entries")
         }
+    }
+}
+
+/// One capture's lines, one at a time, for merging several captures (`CaptureMerger`).
+final class CaptureCursor {
+    let path: String
+    private let reader: ChunkedFileReader
+    private var splitter = LineSplitter()
+    private var lines: [([UInt8], Int)] = []
+    private var next = 0
+    private var finished = false
+
+    init(path: String) throws {
+        self.path = path
+        reader = try ChunkedFileReader(path: path)
+    }
+
+    func nextLine() throws -> ([UInt8], Int)? {
+        while next == lines.count {
+            if finished { return nil }
+            lines.removeAll(keepingCapacity: true)
+            next = 0
+            if let chunk = try reader.next() {
+                splitter.feed(chunk) { lines.append(($0, $1)) }
+            } else {
+                splitter.finish { lines.append(($0, $1)) }
+                finished = true
+            }
+        }
+        defer { next += 1 }
+        return lines[next]
     }
 }
 

@@ -73,7 +73,7 @@ struct SynthesisFlags: ParsableArguments {
         options.reorderWindow = Int64(reorderWindowMilliseconds) * 1_000_000
         for pair in serviceMap {
             let (topic, service) = try split(pair, flag: "--service-map", example: "conductor=nova-conductor")
-            let existing = options.serviceMap.topics[topic]
+            let existing = options.serviceMap.entry(ofTopic: topic)  // a family's API service stays
             options.serviceMap.topics[topic] = ServiceMap.Entry(
                 service: service, apiService: existing?.apiService,
                 isNotificationTopic: existing?.isNotificationTopic ?? false)

@@ -35,6 +35,13 @@ public struct EventPipeline {
         return process(record: record, location: "line \(number)")
     }
 
+    /// Processes one fixture line that was decoded already (`replay` of several captures decodes to merge them by
+    /// time): counted as a line read, as `process(line:number:)` would.
+    public mutating func process(decodedLine record: BusMessage, location: String) -> [Span] {
+        stats.linesRead += 1
+        return process(record: record, location: location)
+    }
+
     /// Processes one captured message. `location` names it in the first-example report.
     public mutating func process(record: BusMessage, location: String? = nil) -> [Span] {
         stats.messages += 1

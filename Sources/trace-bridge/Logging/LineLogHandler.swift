@@ -59,11 +59,3 @@ struct LineLogHandler: LogHandler {
         Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 }
-
-/// The process's logger; `LogFlags.bootstrap()` sets its format and level before anything logs.
-let agentLogger = Logger(label: "trace-bridge")
-
-/// Logs a constant message with metadata (info unless said otherwise).
-func log(_ message: String, _ metadata: [String: String], level: Logger.Level = .info) {
-    agentLogger.log(level: level, "\(message)", metadata: metadata.mapValues { .string($0) })
-}

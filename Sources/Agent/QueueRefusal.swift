@@ -1,4 +1,3 @@
-import ArgumentParser
 import RabbitMQ
 
 /// The broker refused our queue as declared (`AMQPError.Code.queueRefused`): what it said, and what to do.
@@ -8,20 +7,26 @@ import RabbitMQ
 /// 0.x declared its queue non-durable, the agent now declares it durable, and the broker answers
 /// `406 PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'trace-bridge.firehose' in vhost '/': received
 /// 'true' but current is 'false'`.
-struct QueueRefusal {
+public struct QueueRefusal: Error {
     /// EX_PROTOCOL (sysexits.h): the remote side refused what we asked; docs/operations.md §11.
-    static let exitCode = ExitCode(76)
+    public static let exitCode: Int32 = 76
 
-    var error: AMQPError
-    var queue: QueueSettings
-    var vhost: String
+    public var error: AMQPError
+    public var queue: QueueSettings
+    public var vhost: String
+
+    public init(error: AMQPError, queue: QueueSettings, vhost: String) {
+        self.error = error
+        self.queue = queue
+        self.vhost = vhost
+    }
 
     /// One line for the log: the broker's words, then what to do.
-    var message: String {
+    public var message: String {
         "the broker refused our queue '\(queue.name)' in vhost '\(vhost)': \(error.replyCode) \(error.replyText). \(advice)"
     }
 
-    var advice: String {
+    public var advice: String {
         let delete = "rabbitmqctl delete_queue \(queue.name) -p \(vhost)"
         if error.replyText.contains("transient_nonexcl_queues") {
             return "This broker denies transient non-exclusive queues (RabbitMQ 4.3+): use --queue-type classic " +

@@ -1,14 +1,13 @@
-import ArgumentParser
 import Foundation
-import RabbitMQ
 import TraceCore
 
-/// Writes the spans of `trace-bridge run` and says which deliveries may be acknowledged: a delivery is acked only
-/// once every span derived from it has been written (docs/operations.md §5).
+/// Writes the agent's spans to a file or standard output (`--format tree|otlp-json`) and says how far its inputs
+/// are settled: an input is settled once every span derived from it, and from every earlier input, has been written
+/// (docs/operations.md §5).
 ///
 /// OTLP/JSON is written in batches (every 1024 spans or 100 deliveries, and on each tick); the tree view prints a trace once no span
 /// of it has arrived for `idleFlush`, so a trace appears whole as soon as it goes quiet.
-final class LiveSpanSink {
+public final class StreamSink: SpanSink {
     private let format: OutputFormat
     private let handle: FileHandle
     private let colour: Bool
@@ -21,18 +20,16 @@ final class LiveSpanSink {
     /// Spans not yet written, by trace, with the time the trace last grew.
     private var buffered: [TraceID: (spans: [Span], updated: Int64)] = [:]
     private var bufferedCount = 0
-    /// Deliveries in arrival order with the traces their spans went to; acked once all those traces are written.
-    private var pending: [(tag: DeliveryTag, traces: Set<TraceID>)] = []
+    /// Inputs in order with the traces their spans went to; settled once all those traces are written.
+    private var pending: [(input: Int64, traces: Set<TraceID>)] = []
     private var pendingHead = 0
-    private var ackable: DeliveryTag?
+    private var settled: Int64?
     private(set) var spansWritten = 0
     private(set) var tracesWritten = 0
 
-    init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute],
-         idleFlush: Duration) throws {
-        guard format == .tree || format == .otlpJSON else {
-            throw ValidationError("a file sink writes tree or otlp-json")
-        }
+    public init(format: OutputFormat, path: String?, colour: ColourChoice, extraResourceAttributes: [Attribute],
+                idleFlush: Duration) throws {
+        precondition(format == .tree || format == .otlpJSON, "a stream sink writes tree or otlp-json")
         self.format = format
         self.extraResourceAttributes = extraResourceAttributes
         self.idleFlush = Int64(idleFlush.components.seconds) * 1_000_000_000 + idleFlush.components.attoseconds / 1_000_000_000
@@ -40,8 +37,8 @@ final class LiveSpanSink {
         self.colour = colour.enabled(for: handle)
     }
 
-    /// Takes the spans derived from one delivery (`tag`), or from the passage of time (`tag` nil: timeouts).
-    func accept(_ spans: [Span], from tag: DeliveryTag?, now: Int64) {
+    /// Takes the spans that complete the inputs through `input`, or that time produced (`input` nil: timeouts).
+    public func accept(_ spans: [Span], through input: Int64?, now: Int64) {
         var traces = Set<TraceID>()
         for span in spans {
             traces.insert(span.traceID)
@@ -49,7 +46,7 @@ final class LiveSpanSink {
             buffered[span.traceID]!.updated = now
         }
         bufferedCount += spans.count
-        if let tag { pending.append((tag, traces)) }
+        if let input { pending.append((input, traces)) }
         if format == .otlpJSON, bufferedCount >= batchSize || pending.count - pendingHead >= deliveriesPerWrite {
             flush(buffered.keys)
         }
@@ -57,7 +54,7 @@ final class LiveSpanSink {
     }
 
     /// Writes what is due: everything for OTLP/JSON, quiet traces for the tree.
-    func tick(now: Int64) {
+    public func tick(now: Int64) {
         switch format {
         case .otlpJSON: flush(buffered.keys)
         default: flush(buffered.filter { now - $0.value.updated >= idleFlush }.keys)
@@ -71,11 +68,18 @@ final class LiveSpanSink {
         advanceAcks()
     }
 
-    /// The highest delivery whose spans, and every earlier delivery's, are written; nil when nothing new.
-    func takeAckable() -> DeliveryTag? {
-        defer { ackable = nil }
-        return ackable
+    /// The highest input whose spans, and every earlier input's, are written; nil when nothing new.
+    public func takeSettled() -> Int64? {
+        defer { settled = nil }
+        return settled
     }
+
+    /// Writing is synchronous: what `accept` and `tick` write is settled right after them.
+    public func onSettled(_ settled: @escaping @Sendable (Int64) -> Void) {}
+
+    public func finish(grace: Duration) async { flushAll() }
+
+    public var summary: [String: String] { ["spans_written": "\(spansWritten)"] }
 
     private func flush(_ traces: some Collection<TraceID>) {
         let selected = Array(traces)
@@ -101,7 +105,7 @@ final class LiveSpanSink {
         while pendingHead < pending.count {
             let entry = pending[pendingHead]
             guard entry.traces.allSatisfy({ buffered[$0] == nil }) else { break }
-            ackable = entry.tag
+            settled = entry.input
             pendingHead += 1
         }
         if pendingHead > 4096, pendingHead * 2 > pending.count {

@@ -1,37 +1,14 @@
 import Foundation
 import OTLPExport
-import RabbitMQ
 import TraceCore
 
-/// Where `run` sends spans: a file or terminal (`LiveSpanSink`) or a collector (`ExportSink`). Either way a
-/// delivery is acknowledged only when every span derived from it is settled.
-protocol RunSink: AnyObject {
-    func accept(_ spans: [Span], from tag: DeliveryTag?, now: Int64)
-    func tick(now: Int64)
-    func takeAckable() -> DeliveryTag?
-    /// `acknowledge` gets what becomes acknowledgeable later, outside `accept` and `tick` (an export finishing).
-    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void)
-    /// Writes or exports what is buffered, waiting at most `grace`.
-    func finish(grace: Duration) async
-    var summary: [String: String] { get }
-}
-
-extension LiveSpanSink: RunSink {
-    func finish(grace: Duration) async { flushAll() }
-
-    /// Writing is synchronous: what `accept` and `tick` write is acknowledgeable right after them.
-    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void) {}
-
-    var summary: [String: String] { ["spans_written": "\(spansWritten)"] }
-}
-
 /// Exports to an OpenTelemetry Collector over OTLP, batching and retrying per the specification.
-final class ExportSink: RunSink {
-    let exporter: BatchingExporter<DeliveryTag>
+public final class ExportSink: SpanSink {
+    public let exporter: BatchingExporter<Int64>
 
     /// `observe` hears every notice too (the readiness check follows failing/recovered).
-    init(configuration: OTLPExporterConfiguration, policy: BatchingPolicy, resourceAttributes: [Attribute],
-         observe: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) throws {
+    public init(configuration: OTLPExporterConfiguration, policy: BatchingPolicy, resourceAttributes: [Attribute],
+                observe: @escaping @Sendable (ExporterNotice) -> Void = { _ in }) throws {
         exporter = BatchingExporter(
             transport: try makeTransport(configuration), policy: policy, resourceAttributes: resourceAttributes,
             notice: { notice in
@@ -41,28 +18,28 @@ final class ExportSink: RunSink {
         log("exporting", ["otlp": configuration.summary])
     }
 
-    func accept(_ spans: [Span], from tag: DeliveryTag?, now: Int64) { exporter.accept(spans, from: tag) }
+    public func accept(_ spans: [Span], through input: Int64?, now: Int64) { exporter.accept(spans, from: input) }
 
-    func tick(now: Int64) { exporter.tick() }
+    public func tick(now: Int64) { exporter.tick() }
 
-    func takeAckable() -> DeliveryTag? { exporter.takeAckable() }
+    public func takeSettled() -> Int64? { exporter.takeAckable() }
 
-    func onAckable(_ acknowledge: @escaping @Sendable (DeliveryTag) -> Void) {
+    public func onSettled(_ settled: @escaping @Sendable (Int64) -> Void) {
         exporter.onSettled { [exporter] in
-            if let tag = exporter.takeAckable() { acknowledge(tag) }
+            if let input = exporter.takeAckable() { settled(input) }
         }
     }
 
-    func finish(grace: Duration) async { await exporter.shutdown(within: grace) }
+    public func finish(grace: Duration) async { await exporter.shutdown(within: grace) }
 
-    var summary: [String: String] {
+    public var summary: [String: String] {
         let counters = exporter.counters
         return ["spans_exported": "\(counters.spansExported)", "spans_rejected": "\(counters.spansRejected)",
                 "spans_dropped": "\(counters.spansDropped)", "export_retries": "\(counters.retries)"]
     }
 
     /// Once per outage and once per recovery, not once per attempt.
-    @Sendable static func report(_ notice: ExporterNotice) {
+    @Sendable public static func report(_ notice: ExporterNotice) {
         switch notice {
         case .failing(let reason, let retryIn):
             log("collector export failing, retrying (deliveries stay unacknowledged meanwhile)",
