@@ -33,7 +33,47 @@ extension LiveBrokerTests {
         return try TwoBusTruth(Data(contentsOf: truthFile))
     }
 
-    /// What a deployment gets today with one agent per bus, the baseline `run` with several buses must beat: every
+    /// `trace-bridge run` with one `--bus NAME=URL` per bus, OTLP/JSON to `output`; returns once every bus is consuming.
+    static func startBusesAgent(buses: [(name: String, amqp: String)], queue: String, output: URL) throws -> BackgroundProcess {
+        let agent = try BackgroundProcess(CLI.executable, [
+            "run", "--format", "otlp-json", "--output", output.path, "--queue", queue, "--queue-expires", "300",
+            "--mode", "firehose", "--http-listen", "127.0.0.1:0",
+        ] + buses.flatMap { ["--bus", "\($0.name)=\($0.amqp)"] } + notificationConsumer)
+        try waitUntil("the agent to connect to every bus", timeout: 30) {
+            guard agent.process.isRunning else { throw TestSetupError("the agent exited: \(agent.stderr)") }
+            return buses.allSatisfy { agent.stderr.contains("trace-bridge: connected bus=\($0.name) ") }
+        }
+        return agent
+    }
+
+    /// Issue 16: one agent reading both buses into one synthesis sees the super-conductor's handler and the cast it
+    /// sends on the cell bus, so the cast is attributed and parented like a same-bus one and each boot is one tree.
+    @Test("nova cells v2 on two vhosts, one agent with --bus per vhost: run = truth, cross-bus casts included")
+    func cellsOneAgentTwoBuses() throws {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let api = try Self.tracedVhost("tb-it-cells-api-\(suffix)")
+        defer { try? Self.rabbitmqctl("delete_vhost", "tb-it-cells-api-\(suffix)") }
+        let cell = try Self.tracedVhost("tb-it-cells-cell1-\(suffix)")
+        defer { try? Self.rabbitmqctl("delete_vhost", "tb-it-cells-cell1-\(suffix)") }
+        let output = Self.temporaryFile("cells-buses.jsonl")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let agent = try Self.startBusesAgent(buses: [("api", api.amqp), ("cell1", cell.amqp)], queue: "tb-it-cells", output: output)
+        defer { agent.cleanUp() }
+
+        let truth = try Self.runCellsScenario(apiTransportURL: api.transport, cellTransportURL: cell.transport)
+        #expect(truth.crossBusCount == 2, "two boots, one cross-bus cast each")
+        try waitUntil("the agent to write the spans of every operation", timeout: 30) {
+            let spans = try Self.spans(in: output)
+            return truth.operations.allSatisfy { op in spans.contains { $0.messageID == op.uniqueID } }
+        }
+        agent.signal(SIGTERM)
+        #expect(try agent.wait(timeout: 30) == 0, "\(agent.stderr)")
+        let report = truth.check(try Self.spans(in: output))
+        for problem in report.problems { Issue.record("\(problem)") }
+        print("live cells, one agent on both buses: \(report.summary)")
+    }
+
+    /// What a deployment gets with one agent per bus, the baseline `run` with several buses beats: every
     /// same-bus operation right, but the cell bus's agent never saw the super-conductor's handler, so it names
     /// nova-api as the sender of each cross-bus cast and makes it a root (each boot splits into two trees).
     @Test("nova cells v2 on two vhosts, one agent per bus: same-bus operations right, each cross-bus cast split off")
@@ -45,9 +85,9 @@ extension LiveBrokerTests {
         defer { try? Self.rabbitmqctl("delete_vhost", "tb-it-cells-cell1-\(suffix)") }
         let apiOutput = Self.temporaryFile("cells-api.jsonl"), cellOutput = Self.temporaryFile("cells-cell1.jsonl")
         defer { for file in [apiOutput, cellOutput] { try? FileManager.default.removeItem(at: file) } }
-        let apiAgent = try Self.startAgent(queue: "tb-it-cells", output: apiOutput, url: api.amqp)
+        let apiAgent = try Self.startAgent(queue: "tb-it-cells", output: apiOutput, extra: ["--http-listen", "127.0.0.1:0"], url: api.amqp)
         defer { apiAgent.cleanUp() }
-        let cellAgent = try Self.startAgent(queue: "tb-it-cells", output: cellOutput, url: cell.amqp)
+        let cellAgent = try Self.startAgent(queue: "tb-it-cells", output: cellOutput, extra: ["--http-listen", "127.0.0.1:0"], url: cell.amqp)
         defer { cellAgent.cleanUp() }
 
         let truth = try Self.runCellsScenario(apiTransportURL: api.transport, cellTransportURL: cell.transport)

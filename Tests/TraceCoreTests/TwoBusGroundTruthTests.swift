@@ -16,17 +16,17 @@ struct TwoBusGroundTruthTests {
     static let fixture = "q_cells"
     static let captures = ["q_cells_api", "q_cells_cell"]
 
-    /// The captures as one stream ordered by `captured_at` (both capturing consumers ran on one machine, one clock);
-    /// equal times keep file order. A stand-in for replay's own merge until it has one.
+    /// The captures as one stream in event-time order, merged by replay's own `CaptureMerger` (both capturing
+    /// consumers ran on one machine: one clock for `captured_at`).
     static func mergedByEventTime(_ captures: [String]) throws -> [BusMessage] {
-        let all = try captures.flatMap { try ClusterSimulation.records(fixture: $0) }
-        return all.enumerated()
-            .sorted { ($0.element.capturedAt, $0.offset) < ($1.element.capturedAt, $1.offset) }
-            .enumerated().map { position, entry in
-                var record = entry.element
-                record.seq = Int64(position + 1)
-                return record
-            }
+        let sources: [() throws -> BusMessage?] = try captures.map { capture in
+            var records = try ClusterSimulation.records(fixture: capture).makeIterator()
+            return { records.next() }
+        }
+        var merger = CaptureMerger(sources)
+        var merged: [BusMessage] = []
+        while let next = try merger.next() { merged.append(next.message) }
+        return merged
     }
 
     /// What the two-bus rules find wrong in `spans` (all the spans of one run: one synthesis, or the union of one per
@@ -102,9 +102,11 @@ struct TwoBusGroundTruthTests {
         #expect(records.map(\.count) == [24, 24])
     }
 
-    @Test("one synthesis fed by both buses in event order: every operation and every cross-bus publish right")
-    func merged() throws {
-        let records = try Self.mergedByEventTime(Self.captures)
+    @Test("one synthesis fed by both buses in event order: every operation and every cross-bus publish right",
+          arguments: [captures, Array(captures.reversed())])
+    func merged(captures: [String]) throws {
+        let records = try Self.mergedByEventTime(captures)
+        #expect(records.count == 48 && zip(records, records.dropFirst()).allSatisfy { $0.capturedAt <= $1.capturedAt })
         _ = try GroundTruthTests.check(fixture: Self.fixture, records: records)
         let replay = Replay(records: records, options: GroundTruthTests.options(for: Self.fixture))
         #expect(Self.crossBusFailures(spans: replay.spans, truth: try Truth(fixture: Self.fixture)) == [])
