@@ -419,6 +419,9 @@ class ComputeTaskEndpoint:
             instance = build_request.instance
             instance.host, instance.node = host.service_host, host.nodename
             instance.launched_on = host.service_host
+            # nova writes the instance, its block device mappings, tags and instance mapping to the cell and API
+            # databases here, per instance: the builds of the first instances start while later ones are cast.
+            _nap(0.01, 0.04)
             self.proc.send(self.compute_rpcapi.build_and_run_instance, context, instance=instance,
                            host=host.service_host, image=image, request_spec=request_spec,
                            filter_properties={}, admin_password=admin_password, injected_files=injected_files,
@@ -479,7 +482,7 @@ class SchedulerEndpoint:
                             instance_uuids=None, return_objects=False, return_alternates=False):
         from nova.objects import fields
         spec = spec_obj or request_spec
-        legacy = {'request_spec': {'instance_uuids': instance_uuids}}
+        legacy = {'request_spec': spec.to_legacy_request_spec_dict()}  # SchedulerManager._select_destinations
         self.proc.send(self.notifier.info, ctxt, 'scheduler.select_destinations.start', legacy)
         self.proc.send(self.cu.notify_about_scheduler_action, ctxt, spec, fields.NotificationAction.
                        SELECT_DESTINATIONS, fields.NotificationPhase.START)
