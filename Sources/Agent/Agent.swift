@@ -168,8 +168,13 @@ public struct Agent: Service {
             }
             acknowledger.settle(through: sink.takeSettled())
             if states.allSatisfy(\.done), event.endsBus {
-                // Every bus has delivered all it will: finish the sink (export or write within the grace),
-                // acknowledge what it settled, and disconnect.
+                // Every bus has delivered all it will: release what the reorder window holds (its messages would
+                // otherwise be redelivered to an agent without their context), finish the sink (export or write
+                // within the grace), acknowledge what it settled, and disconnect.
+                let now = configuration.clock.now()
+                let held = pipeline.releaseHeld()
+                status.record(held, now: now)
+                sink.accept(held, through: released(), now: now)
                 await sink.finish(grace: configuration.shutdownGrace)
                 acknowledger.settle(through: sink.takeSettled())
                 for source in sources { source.close() }

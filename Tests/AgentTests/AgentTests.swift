@@ -132,6 +132,23 @@ struct AgentTests {
         try await harness.stop()
     }
 
+    @Test("shutdown releases what the reorder window holds: spans written, every delivery acknowledged")
+    func shutdownReleasesHeld() async throws {
+        let harness = Harness(buses: ["default"], reorderWindow: 20_000_000)
+        let source = harness.sources[0]
+        try await Self.eventually("start") { source.started }
+        source.connect()
+        let all = try Self.messages("a_boot.jsonl")
+        let messages = Array(all.dropFirst().prefix { $0.capturedAt - all[1].capturedAt < 20_000_000 })
+        let tags = source.deliver(messages)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(source.acknowledgements.isEmpty)
+        try await harness.stop()
+        #expect(source.acknowledgements.last == tags.last, "held messages are synthesized and acknowledged at shutdown")
+        #expect(harness.sink.spans.count > 0)
+        #expect(harness.sink.finished)
+    }
+
     @Test("readiness: ready only when every bus is connected; /readyz names the bus that is not")
     func readinessPerBus() async throws {
         let harness = Harness(buses: ["api", "cell1"])

@@ -113,6 +113,13 @@ public struct EventPipeline {
         return spans + advanceSynthesizer(to: now)
     }
 
+    /// Lets every event the reorder window holds leave now, in order, without closing anything else (open calls
+    /// stay open): live, at shutdown, so that held messages are synthesized and acknowledged rather than redelivered
+    /// to a fresh agent that would lack their context.
+    public mutating func releaseHeld() -> [Span] {
+        synthesize(window.finish())
+    }
+
     /// End of input: closes what can no longer complete (open calls time out at their deadline).
     public mutating func finish() -> [Span] {
         synthesize(window.finish()) + synthesizer.finish()
