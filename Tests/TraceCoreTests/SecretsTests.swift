@@ -18,6 +18,14 @@ struct SecretsTests {
     static let canaries = [
         "CANARY-AUTH-7f3a", "CANARY-CATALOG-URL", "CANARY-HMAC-KEY", "CANARY-PW-2b9", "CANARY-USER-NAME",
         "203.0.113.77", "CANARY-TB-PATH", "CANARY-PROJECT-NAME", "CANARY-IDENTITY",
+    ] + besideTheSubject
+
+    /// Planted right beside the one value read from `args` and `payload` (the instance UUID, `MessageSubject`):
+    /// siblings in `nova_object.data` and in the object, a UUID-shaped sibling and a nested `uuid`, and siblings in
+    /// legacy and versioned notification payloads.
+    static let besideTheSubject = [
+        "CANARY-INSTANCE-NAME", "CANARY-USER-DATA", "CANARY-KEY-DATA", "CANARY-OBJ-CHANGES",
+        "ca4a1e55-0000-4000-8000-00000000beef", "ca4a1e55-0000-4000-8000-00000000f1a5", "CANARY-PAYLOAD-NAME",
     ]
 
     @Test("no secret of any capture appears in tree, OTLP/JSON, OTLP protobuf output or the summary",
@@ -81,7 +89,22 @@ struct SecretsTests {
             inner["_context_remote_address"] = "203.0.113.77"
             if var args = inner["args"] as? [String: Any] {
                 args["admin_password"] = "CANARY-PW-2b9"
+                for (name, value) in args {
+                    if let object = value as? [String: Any], object["nova_object.data"] != nil {
+                        args[name] = plantBeside(object)
+                    }
+                }
                 inner["args"] = args
+            }
+            if var payload = inner["payload"] as? [String: Any] {
+                if let data = payload["nova_object.data"] as? [String: Any] {
+                    var data = data
+                    data["display_name"] = "CANARY-PAYLOAD-NAME"
+                    payload["nova_object.data"] = data
+                } else {
+                    payload["display_name"] = "CANARY-PAYLOAD-NAME"
+                }
+                inner["payload"] = payload
             }
             planted += 1
         }
@@ -91,5 +114,44 @@ struct SecretsTests {
         }
         outer["oslo.message"] = String(decoding: try! JSONSerialization.data(withJSONObject: inner), as: UTF8.self)
         return [UInt8](try! JSONSerialization.data(withJSONObject: outer))
+    }
+
+    /// A versioned object of `args` with canaries beside its `uuid`.
+    static func plantBeside(_ object: [String: Any]) -> [String: Any] {
+        var object = object
+        var data = object["nova_object.data"] as? [String: Any] ?? [:]
+        data["display_name"] = "CANARY-INSTANCE-NAME"
+        data["user_data"] = "CANARY-USER-DATA"
+        data["key_data"] = "CANARY-KEY-DATA"
+        data["image_ref"] = "ca4a1e55-0000-4000-8000-00000000beef"
+        data["flavor"] = ["nova_object.name": "Flavor", "nova_object.data": ["uuid": "ca4a1e55-0000-4000-8000-00000000f1a5"]]
+        object["nova_object.data"] = data
+        object["nova_object.changes"] = ["CANARY-OBJ-CHANGES"]
+        return object
+    }
+
+    @Test("canaries beside the instance UUID stay in while the UUID itself is exported", arguments: ["a_boot", "d_notify"])
+    func canariesBesideTheSubject(fixture: String) throws {
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("tb-subject-\(UUID()).jsonl")
+        defer { try? FileManager.default.removeItem(at: input) }
+        var out = Data()
+        var splitter = LineSplitter()
+        var planted = 0
+        var subjects = Set<String>()
+        splitter.feed(try Repository.bytes(Repository.fixture("\(fixture).jsonl"))) { line, number in
+            var record = try! BusMessage(line: line, lineNumber: number)
+            record.body = Self.plantCanaries(in: record.body, planted: &planted)
+            if let subject = try? OsloDecoder.decode(record.body).subject { subjects.insert(subject) }
+            out.append(contentsOf: record.jsonLine() + [0x0A])
+        }
+        #expect(planted > 10 && !subjects.isEmpty)
+        #expect(!subjects.contains { $0.hasPrefix("ca4a1e55") }, "only the allow-listed uuid is read")
+        try out.write(to: input)
+        try assertNothingLeaks(input: input, secrets: Self.canaries)
+        let result = try CLI.run(["replay", input.path, "--format", "otlp-json"])
+        for subject in subjects {
+            #expect(result.stdout.contains(subject), "\(subject) is not exported as openstack.instance.id")
+        }
+        #expect(result.stdout.contains("openstack.instance.id"))
     }
 }

@@ -11,8 +11,8 @@ public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvert
 }
 
 /// Decodes oslo.messaging bodies: the `{"oslo.version": "2.0", "oslo.message": "<JSON string>"}` envelope or a bare
-/// v1 message, reading only the allow-listed keys and skipping the rest (`args`, `result`, the service catalog)
-/// without building them.
+/// v1 message, reading only the allow-listed keys and skipping the rest (`result`, the service catalog, all of
+/// `args` and `payload` but the instance UUID: `MessageSubject`) without building them.
 public enum OsloDecoder {
     public static func decode(_ body: [UInt8]) throws(OsloDecodingError) -> OsloMessage {
         var fields = Fields()
@@ -79,6 +79,8 @@ public enum OsloDecoder {
         var rawTraceInfo: (base: String?, parent: String?)?
         var userFallback: String?
         var projectFallback: String?
+        var argsSubject = MessageSubject()
+        var payloadSubject = MessageSubject()
 
         mutating func wrongType(_ key: JSONKey, _ expected: String) {
             if typeError == nil {
@@ -162,8 +164,11 @@ public enum OsloDecoder {
             case "_context_traceparent": rawTraceParent = try string(key, &scanner, dropOnly: true)
             case "_context_tracestate": rawTraceState = try string(key, &scanner, dropOnly: true)
             case "_context_trace_info": try readTraceInfo(&scanner)
+            // Read in this same walk: the instance UUID only (MessageSubject's allow-list), the rest skipped.
+            case "args": try argsSubject.readArgs(&scanner)
+            case "payload": try payloadSubject.readPayload(&scanner)
             default:
-                // args, result, auth_token, service_catalog and every other key: never materialized.
+                // result, auth_token, service_catalog and every other key: never materialized.
                 try scanner.skipValue()
             }
         }
@@ -202,6 +207,7 @@ public enum OsloDecoder {
                     reason: .osloNotOslo, detail: "no method, ending or event_type: not an oslo.messaging message")
             }
             message.envelopeVersion = envelopeVersion
+            message.subject = message.kind == .notification ? payloadSubject.subject : argsSubject.subject
             if message.context.userID == nil { message.context.userID = userFallback }
             if message.context.projectID == nil { message.context.projectID = projectFallback }
             if let rawTraceParent {

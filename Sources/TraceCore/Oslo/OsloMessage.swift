@@ -1,5 +1,6 @@
-/// What the agent keeps of an oslo.messaging message: routing facts and an allow-listed context, never `args`,
-/// `result`, `auth_token`, `service_catalog` or `trace_info.hmac_key` (they never leave the decoder).
+/// What the agent keeps of an oslo.messaging message: routing facts, an allow-listed context and the instance UUID
+/// it is about, never the rest of `args`, `result`, `auth_token`, `service_catalog` or `trace_info.hmac_key` (they
+/// never leave the decoder).
 public struct OsloMessage: Equatable, Sendable {
     public enum Kind: String, Sendable {
         /// An RPC cast, call or fanout cast (has `method`).
@@ -39,6 +40,10 @@ public struct OsloMessage: Equatable, Sendable {
     public var eventType: String?
     public var priority: String?
     public var timestamp: String?
+
+    /// The instance the message is about (`MessageSubject`'s allow-list: the `uuid` of the `Instance` in `args`,
+    /// the instance ID of a notification payload); the only value ever read from `args` or `payload`.
+    public var subject: String?
 
     public var context: OsloContext
 

@@ -33,6 +33,8 @@ public enum AttributeKey {
     public static let openstackNotificationEventType = "openstack.notification.event_type"
     public static let openstackNotificationPriority = "openstack.notification.priority"
     public static let openstackNotificationPublisherID = "openstack.notification.publisher_id"
+    /// The instance a message is about (`OsloMessage.subject`): find every message of one server.
+    public static let openstackInstanceID = "openstack.instance.id"
 
     // MARK: Errors (semantic conventions: `error.type` on the span, `exception.*` on its exception event)
     public static let errorType = "error.type"
@@ -44,6 +46,8 @@ public enum AttributeKey {
     public static let traceBridgeQueueWaitKnown = "trace_bridge.queue_wait_known"
     public static let traceBridgeUnknownQueue = "trace_bridge.unknown_queue"
     public static let traceBridgeCallEnd = "trace_bridge.call_end"
+    /// `ambiguous`: equally good handlers about different instances could have caused it; parented on what is certain.
+    public static let traceBridgeCause = "trace_bridge.cause"
 
     // MARK: Resource (semantic conventions)
     public static let serviceName = "service.name"

@@ -145,8 +145,19 @@ public struct SpanSynthesizer {
             // `reply_<hostname>:<processname>:<n>` is read by the caller's process only: its host is in the name.
             sender.host = name.hostname
         }
-        let causeIndex = sender.isUnknown ? nil : request?.causeIndex(for: sender)
-        let context = traceContext(of: message, event: event, identity: identity, cause: causeIndex.map { request!.handlers[$0] })
+        // Between equally good handlers about different instances none is guessed: the publish hangs on their
+        // common ancestor (what is certain) and says so.
+        var causeIndex: Int?
+        var parentHandler: Int?
+        var causeAmbiguous = false
+        switch sender.isUnknown ? nil : request?.cause(for: sender, subject: message.subject) {
+        case .handler(let index)?: (causeIndex, parentHandler) = (index, index)
+        case .ambiguous(let ancestor)?: (parentHandler, causeAmbiguous) = (ancestor, true)
+        case nil: break
+        }
+        let context = traceContext(of: message, event: event, identity: identity, cause: parentHandler.map { request!.handlers[$0] })
+        if context.fromSender { causeAmbiguous = false }  // the sender's own span is its parent: nothing was inferred
+        if causeAmbiguous { counters.causeAmbiguous += 1 }
 
         let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
         let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
@@ -158,6 +169,7 @@ public struct SpanSynthesizer {
         var attributes = common
         attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
+        if causeAmbiguous { attributes.append(Self.ambiguousCause) }
         var status = Span.Status.unset
         if let routed = event.routedQueues, routed.isEmpty {
             status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
@@ -177,7 +189,8 @@ public struct SpanSynthesizer {
         publishes.insert(
             PublishRecord(
                 traceID: context.traceID, traceState: context.traceState, strong: context.strong,
-                consumerParent: consumerParent, time: event.time),
+                consumerParent: consumerParent, time: event.time,
+                cause: parentHandler.map { request!.handlers[$0].spanID }),
             for: identity, at: event.time)
 
         if let index = causeIndex {
@@ -205,7 +218,7 @@ public struct SpanSynthesizer {
                 method: message.method ?? "unknown",
                 attributes: common + (event.properties.expirationMilliseconds.map {
                     [Attribute(AttributeKey.openstackRpcTimeoutMS, .int($0))]
-                } ?? []))
+                } ?? []), causeAmbiguous: causeAmbiguous)
             calls.insert(call, for: msgID, at: event.time)
             nextDeadline = min(nextDeadline, call.clientDeadline)
             if let index = causeIndex {
@@ -258,7 +271,7 @@ public struct SpanSynthesizer {
                 return ServiceIdentity(service: name.processname, host: name.hostname)
             }
         }
-        if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination) {
+        if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination, subject: message.subject) {
             return handler.process
         }
         // No handler of R can have sent it: under a user's context the request's origin, the API, is the one party
@@ -363,7 +376,8 @@ public struct SpanSynthesizer {
         request.handlers.append(Handler(
             process: receiver, spanID: handlerSpan, traceID: context.traceID, traceState: context.traceState,
             strong: context.strong, openedAt: event.time, lastActive: event.time,
-            callMsgID: message.isCall ? message.msgID : nil, isNotification: message.kind == .notification))
+            callMsgID: message.isCall ? message.msgID : nil, isNotification: message.kind == .notification,
+            subject: message.subject, cause: published?.cause))
         if request.handlers.count > RequestRecord.maximumHandlers {
             request.handlers.removeFirst(request.handlers.count - RequestRecord.maximumHandlers)
             counters.evictions["handlers", default: 0] += 1
@@ -494,6 +508,7 @@ public struct SpanSynthesizer {
         }
         var attributes = call.attributes
         if endedAtReplyPublish { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string("reply_published"))) }
+        if call.causeAmbiguous { attributes.append(Self.ambiguousCause) }
         var events: [Span.Event] = []
         let status: Span.Status
         if timedOut {
@@ -636,6 +651,9 @@ extension SpanSynthesizer {
         }
     }
 
+    /// `trace_bridge.cause=ambiguous`: the span hangs on a common ancestor, not on a guessed handler.
+    static let ambiguousCause = Attribute(AttributeKey.traceBridgeCause, .string("ambiguous"))
+
     static func operationName(_ message: OsloMessage) -> String {
         message.kind == .notification ? (message.eventType ?? "notification") : (message.method ?? "unknown")
     }
@@ -688,6 +706,7 @@ extension SpanSynthesizer {
         }
         if let value = context.projectID { attributes.append(Attribute(AttributeKey.openstackProjectID, .string(value))) }
         if let value = context.userID { attributes.append(Attribute(AttributeKey.openstackUserID, .string(value))) }
+        if let subject = message.subject { attributes.append(Attribute(AttributeKey.openstackInstanceID, .string(subject))) }
         return attributes
     }
 }
@@ -701,6 +720,9 @@ extension SpanSynthesizer {
         var strong: Bool
         var consumerParent: SpanID
         var time: Int64
+        /// The handler span the PRODUCER was parented on by cause inference (the cause, or the common ancestor of
+        /// ambiguous ones): the handlers this message opens descend from it.
+        var cause: SpanID? = nil
     }
 
     struct DeliveryKey: Hashable {
@@ -740,6 +762,8 @@ extension SpanSynthesizer {
         var server: ServerSide?
         var replyPublishedAt: Int64?
         var failure: RemoteFailure?
+        /// The CLIENT, like the PRODUCER, hangs on a common ancestor: its cause was ambiguous.
+        var causeAmbiguous = false
         var clientClosed = false
         var timedOut = false
 
@@ -766,12 +790,19 @@ extension SpanSynthesizer {
         var open = true
         /// Calls it sent and still waits for: a blocked handler publishes nothing.
         var blockedOn: Set<String> = []
+        /// The instance the delivered message is about (`OsloMessage.subject`): what tells concurrent handlers apart.
+        var subject: String?
+        /// The handler span the delivered message's publish was parented on (its cause), for common ancestors.
+        var cause: SpanID?
 
         init(
             process: ServiceIdentity, spanID: SpanID, traceID: TraceID, traceState: String?, strong: Bool,
-            openedAt: Int64, lastActive: Int64, callMsgID: String?, isNotification: Bool
+            openedAt: Int64, lastActive: Int64, callMsgID: String?, isNotification: Bool, subject: String? = nil,
+            cause: SpanID? = nil
         ) {
             self.isNotification = isNotification
+            self.subject = subject
+            self.cause = cause
             self.process = process
             self.spanID = spanID
             self.traceID = traceID
@@ -789,26 +820,84 @@ extension SpanSynthesizer {
         var handlers: [Handler] = []
         var publishes = 0
 
-        /// The latest delivery of this request to `sender` (open and unblocked first): the cause of its publish.
-        func causeIndex(for sender: ServiceIdentity) -> Int? {
+        /// What cause inference found for a publish by a process of this request.
+        enum Cause: Equatable {
+            /// The handler at this index caused it.
+            case handler(Int)
+            /// Several handlers are equally good and are about different subjects: none is guessed. The index is
+            /// their latest common ancestor handler (certainly an ancestor of the publish), nil when they have none
+            /// in this request (the publish then hangs at the request's root).
+            case ambiguous(ancestor: Int?)
+        }
+
+        /// The cause of a publish by `sender` about `subject` (docs/synthesis.md "Who sent it"): an open handler of
+        /// `sender` about the same subject, else, as before subjects, its latest delivery of this request (open and
+        /// unblocked first), unless the equally good candidates are about different subjects.
+        func cause(for sender: ServiceIdentity, subject: String?) -> Cause? {
+            func tier(_ handler: Handler) -> Int { (handler.open ? 1 : 0) + (handler.blockedOn.isEmpty ? 1 : 0) }
             var best: Int?
-            var bestRank = (-1, Int64.min)
+            var bestRank = (-1, -1, Int64.min)
             for (index, handler) in handlers.enumerated() where handler.process.mayBe(sender) {
-                let rank = ((handler.open ? 1 : 0) + (handler.blockedOn.isEmpty ? 1 : 0), handler.openedAt)
+                let matches = subject != nil && handler.open && handler.subject == subject
+                let rank = (matches ? 1 : 0, tier(handler), handler.openedAt)
                 if rank > bestRank {
                     best = index
                     bestRank = rank
                 }
             }
-            return best
+            guard let best else { return nil }
+            if bestRank.0 == 1 { return .handler(best) }
+            // No handler about the publish's subject: the equally good candidates (today's top tier), leaving out
+            // those about another instance when some are about none.
+            var candidates = handlers.indices.filter { handlers[$0].process.mayBe(sender) && tier(handlers[$0]) == bestRank.1 }
+            if subject != nil {
+                let unrelated = candidates.filter { handlers[$0].subject == nil }
+                if !unrelated.isEmpty { candidates = unrelated }
+            }
+            let first = handlers[candidates[0]].subject
+            if candidates.allSatisfy({ handlers[$0].subject == first }) {
+                return .handler(candidates.max { handlers[$0].openedAt < handlers[$1].openedAt }!)
+            }
+            return .ambiguous(ancestor: commonAncestor(of: candidates))
         }
 
-        /// The open, unblocked handler that acted last, never one of the destination itself (no self-RPC).
-        func mostRecentlyActiveOpenHandler(excluding destination: ServiceIdentity?) -> Handler? {
-            handlers.filter { handler in
+        /// The latest handler that is an ancestor (or one) of every handler in `indices`, by the chains of causes
+        /// recorded when they were opened.
+        func commonAncestor(of indices: [Int]) -> Int? {
+            func chain(_ index: Int) -> [SpanID] {
+                var chain = [handlers[index].spanID]
+                var next = handlers[index].cause
+                while let span = next, chain.count < Self.maximumHandlers, !chain.contains(span) {
+                    chain.append(span)
+                    next = handlers.first { $0.spanID == span }?.cause
+                }
+                return chain
+            }
+            var common = chain(indices[0])
+            for index in indices.dropFirst() {
+                let other = Set(chain(index))
+                common = common.filter(other.contains)
+            }
+            guard let ancestor = common.first else { return nil }
+            return handlers.firstIndex { $0.spanID == ancestor }
+        }
+
+        /// The open, unblocked handler that acted last, never one of the destination itself (no self-RPC); with a
+        /// subject, one about it first, else one about no instance rather than one about another (the conductor's
+        /// `schedule_and_build_instances` casts each build while compute's earlier builds are already open).
+        func mostRecentlyActiveOpenHandler(excluding destination: ServiceIdentity?, subject: String?) -> Handler? {
+            var candidates = handlers.filter { handler in
                 handler.open && handler.blockedOn.isEmpty && !handler.isNotification
                     && !(destination.map { handler.process.mayBe($0) } ?? false)
-            }.max { $0.lastActive < $1.lastActive }
+            }
+            if let subject {
+                if let about = candidates.filter({ $0.subject == subject }).max(by: { $0.lastActive < $1.lastActive }) {
+                    return about
+                }
+                let unrelated = candidates.filter { $0.subject == nil }
+                if !unrelated.isEmpty { candidates = unrelated }
+            }
+            return candidates.max { $0.lastActive < $1.lastActive }
         }
 
         mutating func close(handlerSpan: SpanID) {

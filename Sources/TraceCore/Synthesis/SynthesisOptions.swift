@@ -78,6 +78,9 @@ public struct SynthesisCounters: Sendable, Equatable {
     public var evictions: [String: Int] = [:]
     /// Calls closed as timed out.
     public var timeouts = 0
+    /// Publishes whose cause was ambiguous (equally good handlers about different instances): parented on their
+    /// common ancestor and marked `trace_bridge.cause=ambiguous`.
+    public var causeAmbiguous = 0
     /// Trace-context fields dropped while the message was kept (`_context_traceparent:invalid`, ...).
     public var rejectedContextFields: [String: Int] = [:]
 
