@@ -3,63 +3,6 @@ import Foundation
 import Synchronization
 import TraceCore
 
-/// Identifies a delivery across reconnects: tags are per channel, so an ack for an older connection is dropped
-/// (the broker redelivers what that connection left unacknowledged).
-public struct DeliveryTag: Sendable, Hashable, Comparable {
-    public var generation: UInt64
-    public var tag: UInt64
-
-    public init(generation: UInt64, tag: UInt64) {
-        self.generation = generation
-        self.tag = tag
-    }
-
-    public static func < (lhs: DeliveryTag, rhs: DeliveryTag) -> Bool {
-        (lhs.generation, lhs.tag) < (rhs.generation, rhs.tag)
-    }
-}
-
-/// What the source reports to the agent, in order.
-public enum SourceEvent: Sendable {
-    /// Connected to `url` (one of `BrokerSource.addresses`), queue declared and bound, consuming. `generation`
-    /// counts connections.
-    case connected(generation: UInt64, bindings: [QueueBinding], url: AMQPURL)
-    /// Messages from our queue in arrival order, each received at `record.capturedAt`: what arrived within
-    /// `BrokerSource.batchWindowMilliseconds` of the first (at most `maximumBatch`), so the agent wakes once per batch.
-    case deliveries([(record: BusMessage, tag: DeliveryTag)])
-    /// The connection to `url` failed or could not be made; the source retries after `retryIn`, with the next
-    /// address (`next`: round robin over `BrokerSource.addresses`).
-    case disconnected(AMQPError, url: AMQPURL, next: AMQPURL, retryIn: Duration)
-    /// A failure no retry can fix (`AMQPError.Code.queueRefused`: the broker refuses our queue as declared): the
-    /// source has stopped, and `events` ends after this.
-    case failed(AMQPError)
-    case blocked(reason: String)
-    case unblocked
-    /// About twice a second, with the current time: lets the agent judge timeouts and flush without traffic.
-    case tick(Int64)
-    /// After `stopConsuming()`: every delivery the broker sent has been reported.
-    case stopped
-}
-
-/// Exponential backoff with jitter between reconnect attempts.
-public struct ReconnectPolicy: Sendable, Equatable {
-    /// Delay before the first retry (default 500 ms); doubles per failed attempt up to `maximum` (default 4 s, so
-    /// the agent is back within 5 s of the broker).
-    public var initial: Duration
-    public var maximum: Duration
-
-    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(4)) {
-        self.initial = initial
-        self.maximum = maximum
-    }
-
-    /// The delay before retry number `attempt` (1-based), jittered so a fleet of agents does not reconnect in
-    /// lockstep after a broker restart.
-    public func delay(attempt: Int) -> Duration {
-        Backoff.delay(attempt: attempt, initial: initial, maximum: maximum)
-    }
-}
-
 /// Consumes our queue on a dedicated thread and reports to the async world through `events`.
 ///
 /// The thread owns the only `AMQPConnection` (rabbitmq-c is not thread-safe) and waits on its socket at most 100 ms
