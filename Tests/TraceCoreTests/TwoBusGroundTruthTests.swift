@@ -4,17 +4,21 @@ import Testing
 @testable import TraceCore
 import TestSupport
 
-/// Nova cells v2 on two buses: fixtures/q_cells_api.jsonl (the API vhost's firehose) and q_cells_cell.jsonl (cell1's),
-/// captured at once by tools/scenario/capture_cells.sh, with one truth for both, fixtures/q_cells.truth.json (each
-/// operation says its `bus`; the super-conductor's `build_and_run_instance` casts are `cross_bus`: sent on the cell
-/// bus by a handler of a message delivered on the API bus).
+/// Nova cells v2 on two buses: fixtures/X_api.jsonl (the API vhost's firehose) and X_cell.jsonl (cell1's), captured at
+/// once by tools/scenario/capture_cells.sh, with one truth for both, fixtures/X.truth.json (each operation says its
+/// `bus`; the super-conductor's `build_and_run_instance` casts are `cross_bus`: sent on the cell bus by a handler of a
+/// message delivered on the API bus). `q_cells`: cells_flow.py (nova's RPC shapes on oslo.messaging, a ceilometer
+/// listener on both buses); `q_cells_nova`: cells_nova.py (nova 34's own code: target_cell, ClientRouter, RPC APIs,
+/// objects, notifiers; no listener).
 ///
 /// One synthesis fed by both buses in event order must get every operation right, cross-bus ones like the rest;
 /// one synthesis per bus cannot (the cell bus never shows the super-conductor's handler).
 @Suite("Ground truth of the two-bus capture (nova cells v2)")
 struct TwoBusGroundTruthTests {
-    static let fixture = "q_cells"
-    static let captures = ["q_cells_api", "q_cells_cell"]
+    static let fixtures = ["q_cells", "q_cells_nova"]
+
+    /// The captures of `fixture`, API bus first.
+    static func captures(_ fixture: String) -> [String] { ["\(fixture)_api", "\(fixture)_cell"] }
 
     /// The captures as one stream in event-time order, merged by replay's own `CaptureMerger` (both capturing
     /// consumers ran on one machine: one clock for `captured_at`).
@@ -87,9 +91,10 @@ struct TwoBusGroundTruthTests {
         return failures
     }
 
-    @Test("the truth covers both captures: every cross-bus publish is on the cell bus, its cause on the API bus")
-    func truthShape() throws {
-        let truth = try Truth(fixture: Self.fixture)
+    @Test("the truth covers both captures: every cross-bus publish is on the cell bus, its cause on the API bus",
+          arguments: fixtures)
+    func truthShape(fixture: String) throws {
+        let truth = try Truth(fixture: fixture)
         let crossBus = truth.operations.filter { $0["cross_bus"] == .bool(true) }
         #expect(crossBus.count == 2)
         for op in crossBus {
@@ -98,27 +103,29 @@ struct TwoBusGroundTruthTests {
             #expect(cause?["bus"] == .string("api") && cause?["method"] == .string("schedule_and_build_instances"))
         }
         #expect(Set(truth.operations.compactMap { $0["bus"]?.stringValue }) == ["api", "cell1"])
-        let records = try Self.captures.map { try ClusterSimulation.records(fixture: $0) }
-        #expect(records.map(\.count) == [24, 24])
+        let records = try Self.captures(fixture).map { try ClusterSimulation.records(fixture: $0) }
+        let expected = ["api", "cell1"].map { truth.json["checks"]?["by_bus"]?[$0]?["capture_messages"]?.int64Value ?? -1 }
+        #expect(records.map { Int64($0.count) } == expected)
     }
 
     @Test("one synthesis fed by both buses in event order: every operation and every cross-bus publish right",
-          arguments: [captures, Array(captures.reversed())])
-    func merged(captures: [String]) throws {
+          arguments: fixtures, [false, true])
+    func merged(fixture: String, cellFirst: Bool) throws {
+        let captures = cellFirst ? Self.captures(fixture).reversed() : Self.captures(fixture)
         let records = try Self.mergedByEventTime(captures)
-        #expect(records.count == 48 && zip(records, records.dropFirst()).allSatisfy { $0.capturedAt <= $1.capturedAt })
-        _ = try GroundTruthTests.check(fixture: Self.fixture, records: records)
-        let replay = Replay(records: records, options: GroundTruthTests.options(for: Self.fixture))
-        #expect(Self.crossBusFailures(spans: replay.spans, truth: try Truth(fixture: Self.fixture)) == [])
+        #expect(zip(records, records.dropFirst()).allSatisfy { $0.capturedAt <= $1.capturedAt })
+        _ = try GroundTruthTests.check(fixture: fixture, records: records)
+        let replay = Replay(records: records, options: GroundTruthTests.options(for: fixture))
+        #expect(Self.crossBusFailures(spans: replay.spans, truth: try Truth(fixture: fixture)) == [])
     }
 
     /// The baseline, kept so that the reason for merging stays measured: an agent per bus names nova-api as
     /// the sender of the cross-bus cast and leaves it a root (the boot splits into two trees).
-    @Test("one synthesis per bus: the cell bus alone cannot attribute or parent the cross-bus cast")
-    func onePerBus() throws {
-        let truth = try Truth(fixture: Self.fixture)
-        let options = GroundTruthTests.options(for: Self.fixture)
-        let spans = try Self.captures.flatMap { try Replay(fixture: $0, options: options).spans }
+    @Test("one synthesis per bus: the cell bus alone cannot attribute or parent the cross-bus cast", arguments: fixtures)
+    func onePerBus(fixture: String) throws {
+        let truth = try Truth(fixture: fixture)
+        let options = GroundTruthTests.options(for: fixture)
+        let spans = try Self.captures(fixture).flatMap { try Replay(fixture: $0, options: options).spans }
         let failures = Self.crossBusFailures(spans: spans, truth: truth)
         for op in truth.operations where op["cross_bus"] == .bool(true) {
             let uid = op["unique_id"]?.stringValue ?? "-"

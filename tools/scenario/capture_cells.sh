@@ -3,7 +3,8 @@
 # with the API bus and cell1's bus in two vhosts of the private broker (tools/broker.sh, port 5682), and one
 # `trace-bridge capture --mode firehose` per vhost running at the same time.
 #
-#   tools/scenario/capture_cells.sh [NAME]      (default NAME: q_cells)
+#   tools/scenario/capture_cells.sh [NAME]              (default NAME: q_cells)
+#   tools/scenario/capture_cells.sh --nova [NAME]       (nova's own code, cells_nova.py; default NAME: q_cells_nova)
 #
 # Writes fixtures/NAME_api.jsonl (the API vhost's firehose), fixtures/NAME_cell.jsonl (cell1's) and
 # fixtures/NAME.truth.json, the truth of both (tools/scenario/cells_truth.py; each operation, reply and delivery
@@ -12,14 +13,22 @@
 # (default /tmp/tb-capture-NAME).
 #
 # Environment: as tools/scenario/capture_fixture.sh (TB_BROKER_DIR, TB_AMQP_PORT, TRACE_BRIDGE_SCENARIO_PYTHON,
-# TRACE_BRIDGE_BIN, TB_FIXTURES_DIR).
+# TRACE_BRIDGE_BIN, TB_FIXTURES_DIR); with --nova, TRACE_BRIDGE_NOVA_PYTHON (.venv-nova/bin/python, PyPI nova).
 set -euo pipefail
 
-NAME=${1:-q_cells}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NOVA=()
+if [[ ${1:-} == --nova ]]; then
+    NOVA=(--nova)
+    shift
+    NAME=${1:-q_cells_nova}
+    PY=${TRACE_BRIDGE_NOVA_PYTHON:-$ROOT/.venv-nova/bin/python}
+else
+    NAME=${1:-q_cells}
+    PY=${TRACE_BRIDGE_SCENARIO_PYTHON:-$ROOT/.venv-scenario/bin/python}
+fi
 export TB_BROKER_DIR=${TB_BROKER_DIR:-$ROOT/.broker}
 PORT=${TB_AMQP_PORT:-5682}
-PY=${TRACE_BRIDGE_SCENARIO_PYTHON:-$ROOT/.venv-scenario/bin/python}
 BIN=${TRACE_BRIDGE_BIN:-$ROOT/.build/debug/trace-bridge}
 OUT=${TB_FIXTURES_DIR:-$ROOT/fixtures}
 WORK=${TB_CAPTURE_WORK:-/tmp/tb-capture-$NAME}
@@ -78,7 +87,7 @@ poller_pid=$!
 api_url="rabbit://guest:guest@127.0.0.1:$PORT/${VHOST[api]}"
 cell_url="rabbit://guest:guest@127.0.0.1:$PORT/${VHOST[cell1]}"
 status=0
-(cd "$ROOT/tools/scenario" && setsid "$PY" cells_flow.py --url "$api_url" --cell-url "$cell_url" \
+(cd "$ROOT/tools/scenario" && setsid "$PY" cells_flow.py "${NOVA[@]}" --url "$api_url" --cell-url "$cell_url" \
     --truth "$WORK/driver-truth.json" --firehose-check) >"$WORK/driver.out" 2>"$WORK/driver.err" || status=$?
 kill "$poller_pid" 2>/dev/null || true
 wait "$poller_pid" 2>/dev/null || true
@@ -114,10 +123,19 @@ largest() { wc -l "$@" | grep -v ' total$' | sort -n | tail -n 1 | awk '{print $
     done
 } >"$WORK/queues.tsv"
 
-"$PY" "$ROOT/tools/scenario/cells_truth.py" "$WORK/driver-truth.json" "$OUT" "$NAME" \
-    "api=$OUT/${FILE[api]}.jsonl" "cell1=$OUT/${FILE[cell1]}.jsonl" \
-    --queues "$WORK/queues.tsv" --driver-args "cells_flow.py --url API_VHOST --cell-url CELL1_VHOST --firehose-check" \
-    --description "nova cells v2 on two buses (vhosts): API bus nova-api@api-1, super-conductor \
+if [[ ${#NOVA[@]} -gt 0 ]]; then
+    DESCRIPTION="nova cells v2 on two buses (vhosts) through nova 34.0.0's own code (tools/scenario/cells_nova.py: \
+nova's config, nova.rpc, RPC API classes, versioned objects and notifiers; stand-in manager bodies): API bus nova-api@api-1, \
+super-conductor nova-conductor@ctl-1, nova-scheduler@sched-1; cell1 bus nova-conductor@cell1-conductor, \
+nova-compute@compute-1; no notification listener (notifications wait in their queues). Two boots (with and without \
+a global request ID): API cast schedule_and_build_instances -> super-conductor calls select_destinations (scheduler \
+notifications, legacy and versioned) then, inside nova.context.target_cell with cell1's CellMapping, casts \
+build_and_run_instance through nova.compute.rpcapi.ComputeAPI (ClientRouter: a client on the cell transport) on the \
+cell bus -> compute sends create.start/end (legacy and versioned) and instance.save() object_action calls to the cell \
+conductor. Failure: nova-api targets cell1 and calls get_console_output of a missing instance -> InstanceNotFound. \
+Captures: ${FILE[api]}.jsonl (API vhost), ${FILE[cell1]}.jsonl (cell1 vhost)."
+else
+    DESCRIPTION="nova cells v2 on two buses (vhosts): API bus nova-api@api-1, super-conductor \
 nova-conductor@ctl-1, nova-scheduler@sched-1; cell1 bus nova-conductor@cell1-conductor, nova-compute@compute-1; \
 ceilometer-agent-notification@telemetry-1 reads notifications on both. Real oslo.messaging 18.3.1 / kombu 5.7.0, \
 tracing off, nova 34's RPC shapes (tools/scenario/cells_flow.py). Two boots (with and without a global request ID): \
@@ -128,4 +146,10 @@ API bus) -> compute notifies create.start/end and calls the cell conductor's obj
 targets cell1 and calls get_console_output of a missing instance on the cell bus -> InstanceNotFound. \
 Captures: ${FILE[api]}.jsonl (API vhost), ${FILE[cell1]}.jsonl (cell1 vhost); replay with \
 --service-map notifications=ceilometer-agent-notification."
+fi
+"$PY" "$ROOT/tools/scenario/cells_truth.py" "$WORK/driver-truth.json" "$OUT" "$NAME" \
+    "api=$OUT/${FILE[api]}.jsonl" "cell1=$OUT/${FILE[cell1]}.jsonl" \
+    --queues "$WORK/queues.tsv" \
+    --driver-args "cells_flow.py ${NOVA[*]} --url API_VHOST --cell-url CELL1_VHOST --firehose-check" \
+    --description "$DESCRIPTION"
 log "wrote $OUT/${FILE[api]}.jsonl, $OUT/${FILE[cell1]}.jsonl and $OUT/$NAME.truth.json; broker view in $WORK"

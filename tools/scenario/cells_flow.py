@@ -343,8 +343,16 @@ def _annotate(ops, parts, problems):
         op['cross_bus'] = bool(cause and cause['bus'] != op['bus'])
 
 
-def main(args):
-    """Runs the scenario; `args`: url, cell_url, truth, firehose_check (the flags below, or driver.py's)."""
+EXPECTED_DELIVERIES = d.EXPECTED_DELIVERIES
+
+
+def main(args, flows=None):
+    """Runs the scenario; `args`: url, cell_url, truth, firehose_check (the flags below, or driver.py's).
+
+    `flows`: the module whose SERVERS, CLIENT, run_server, run_client and EXPECTED_DELIVERIES make the run (this
+    one, or cells_nova.py: the same buses and flows through nova's own code).
+    """
+    flows = flows or sys.modules[__name__]
     if not args.cell_url:
         print('the cells scenario needs --cell-url (the cell\'s bus)', file=sys.stderr)
         return 2
@@ -367,16 +375,17 @@ def main(args):
     firehoses = {bus: d.Firehose(url) for bus, url in buses.items()} if args.firehose_check else {}
     try:
         readies = []
-        for name in SERVERS:
+        for name in flows.SERVERS:
             ready = ctx.Event()
-            p = ctx.Process(target=run_server, name=name, daemon=True, args=(name, activity, ready, stop, results))
+            p = ctx.Process(target=flows.run_server, name=name, daemon=True,
+                            args=(name, activity, ready, stop, results))
             p.start()
             procs.append(p)
             readies.append(ready)
         for ready in readies:
             if not ready.wait(max(1, d.DEADLINE - (time.monotonic() - t0))):
                 raise RuntimeError('a server did not start in time')
-        api = ctx.Process(target=run_client, name=CLIENT, daemon=True, args=(activity, results))
+        api = ctx.Process(target=flows.run_client, name=flows.CLIENT, daemon=True, args=(activity, results))
         api.start()
         procs.append(api)
         api.join(d.DEADLINE - (time.monotonic() - t0))
@@ -402,7 +411,7 @@ def main(args):
     for part in parts:
         if part.get('error'):
             problems.append(f"{part['name']} failed:\n{part['error']}")
-    ops, counts, more = d.assemble(parts)
+    ops, counts, more = d.assemble(parts, flows.EXPECTED_DELIVERIES)
     problems += more
     if not any(part.get('error') for part in parts):
         _annotate(ops, parts, problems)
@@ -415,8 +424,8 @@ def main(args):
         'format': 'trace-bridge-scenario-truth/1',
         'url': args.url, 'control_exchange': d.CONTROL_EXCHANGE,
         'buses': {bus: {'url': url, 'vhost': _vhost(url)} for bus, url in buses.items()},
-        'scenario': 'cells',
-        'versions': d._versions(),
+        'scenario': 'cells' if flows is sys.modules[__name__] else 'cells-nova',
+        'versions': dict(d._versions(), **(flows.versions() if hasattr(flows, 'versions') else {})),
         'rabbit_options': json.loads(os.environ.get(d.RABBIT_OPTIONS_ENV) or '{}'),
         'processes': sorted((part['process'] for part in parts if 'process' in part), key=lambda p: p['name']),
         'flows': [f for part in parts for f in part.get('flows', [])],
@@ -448,4 +457,10 @@ if __name__ == '__main__':
     ap.add_argument('--truth', required=True, help='where to write the ground truth JSON (both buses)')
     ap.add_argument('--firehose-check', action='store_true',
                     help='bind a firehose queue on each bus and check it against the truth')
-    sys.exit(main(ap.parse_args()))
+    ap.add_argument('--nova', action='store_true',
+                    help='the same run through nova\'s own code (cells_nova.py; run with .venv-nova/bin/python)')
+    args = ap.parse_args()
+    if args.nova:
+        import cells_nova
+        sys.exit(main(args, cells_nova))
+    sys.exit(main(args))
