@@ -187,8 +187,10 @@ public struct Agent: Service {
         if let refusal { throw refusal }
     }
 
-    /// Every source's events as one stream, each tagged with its bus's index; ends when every source's ends.
-    private static func merge(_ sources: [any MessageSource]) -> AsyncStream<(Int, SourceEvent)> {
+    /// Every source's events as one sequence, each tagged with its bus's index; ends when every source's ends.
+    /// One bus (the usual case) reads its source's stream directly: no task and no second stream in between.
+    private static func merge(_ sources: [any MessageSource]) -> any AsyncSequence<(Int, SourceEvent), Never> {
+        if sources.count == 1 { return sources[0].events.map { (0, $0) } }
         let (stream, continuation) = AsyncStream.makeStream(of: (Int, SourceEvent).self)
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
