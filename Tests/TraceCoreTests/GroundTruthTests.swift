@@ -11,12 +11,18 @@ import TestSupport
 @Suite("Ground truth of the shipped captures")
 struct GroundTruthTests {
     static let fixtures = ["a_boot", "b_failure", "c_fanout", "d_notify", "e_otel", "f_osprofiler", "g_timeout"]
-        + queueLayoutFixtures
+        + queueLayoutFixtures + novaFixtures
 
     /// Captures of tools/scenario/capture_layouts.sh (driver.py), one per oslo.messaging queue layout: quorum queues
     /// with the queue manager (and a requeue), stream fanout, gzip and bzip2 bodies. Their notifications go to a
     /// ceilometer listener.
     static let queueLayoutFixtures = ["h_quorum_qm", "i_stream_fanout", "j_gzip", "k_bz2"]
+
+    /// Captures of nova 34.0.0's own RPC API, objects and notifiers (tools/scenario/nova_flows.py, issue 15): two
+    /// multi-creates (4 + 3 instances built at the same time) on one compute host and on two, and a live migration
+    /// and a resize between two hosts, whose later steps go to nova-compute's second topic `compute-alt`. Default
+    /// configuration: no notification listener (nova's notifications wait in their queues).
+    static let novaFixtures = ["m_multicreate_one_host", "n_multicreate_two_hosts", "o_migration_resize"]
 
     /// d_notify's notification listener is an operator's own consumer: say so, as an operator would (and the
     /// queue-layout and two-bus captures' ceilometer listener, as the live tests do).
