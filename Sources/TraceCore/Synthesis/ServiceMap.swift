@@ -22,12 +22,33 @@ public struct ServiceMap: Sendable, Equatable {
     }
 
     public var topics: [String: Entry]
+    /// Topic families by prefix, for topics that projects build from parts (neutron's
+    /// `q-agent-notifier-<resource>-<event>`): used when `topics` has no entry; the longest prefix wins.
+    public var topicPrefixes: [String: Entry]
     /// Control exchange → API service, for publishes whose topic is not in `topics`.
     public var exchangeAPIServices: [String: String]
+    /// Legacy `publisher_id` prefixes (`<service>.<host>`) that are not a topic → the service that publishes them
+    /// (neutron's `network.<host>`, from `neutron_lib.rpc.get_notifier('network')`).
+    public var publisherServices: [String: String]
 
-    public init(topics: [String: Entry], exchangeAPIServices: [String: String]) {
+    public init(
+        topics: [String: Entry], topicPrefixes: [String: Entry] = [:], exchangeAPIServices: [String: String],
+        publisherServices: [String: String] = [:]
+    ) {
         self.topics = topics
+        self.topicPrefixes = topicPrefixes
         self.exchangeAPIServices = exchangeAPIServices
+        self.publisherServices = publisherServices
+    }
+
+    /// The entry of a topic: its own, else the longest matching family prefix.
+    public func entry(ofTopic topic: String) -> Entry? {
+        if let entry = topics[topic] { return entry }
+        var best: (length: Int, entry: Entry)?
+        for (prefix, entry) in topicPrefixes where topic.hasPrefix(prefix) && prefix.utf8.count > (best?.length ?? -1) {
+            best = (prefix.utf8.count, entry)
+        }
+        return best?.entry
     }
 
     /// Nova's topics plus those of other projects that follow the `<topic>[.<server>]` convention.
@@ -51,10 +72,17 @@ public struct ServiceMap: Sendable, Equatable {
             ("cinder-scheduler", "cinder-scheduler"), ("cinder-volume", "cinder-volume"),
             ("cinder-backup", "cinder-backup"),
         ])
+        // Neutron: the constants of neutron_lib/agent/topics.py (neutron-lib 5.0.1, neutron 29.0.0): PLUGIN
+        // `q-plugin`, L3PLUGIN `q-l3-plugin`, REPORTS `q-reports-plugin`, SERVER_RESOURCE_VERSIONS
+        // `q-server-resource-versions`, METERING_PLUGIN `q-metering-plugin` (RPC servers of neutron-server);
+        // DHCP_AGENT `dhcp_agent`, L3_AGENT `l3_agent`, METERING_AGENT `metering_agent` (the agents, `.<host>`).
+        // AGENT `q-agent-notifier` is only a prefix: get_topic_name(AGENT, resource, event) builds the fanout
+        // topics the L2 agents consume (topicPrefixes below); `q-agent-notifier` itself has no consumer.
         add("neutron", api: "neutron-server", [
             ("q-plugin", "neutron-server"), ("q-l3-plugin", "neutron-server"), ("q-reports-plugin", "neutron-server"),
-            ("q-server-resource-versions", "neutron-server"), ("dhcp_agent", "neutron-dhcp-agent"),
-            ("l3_agent", "neutron-l3-agent"), ("q-agent-notifier", "neutron-agent"),
+            ("q-server-resource-versions", "neutron-server"), ("q-metering-plugin", "neutron-server"),
+            ("dhcp_agent", "neutron-dhcp-agent"), ("l3_agent", "neutron-l3-agent"),
+            ("metering_agent", "neutron-metering-agent"),
         ])
         add("heat", api: "heat-api", [("engine", "heat-engine")])
         add("manila", api: "manila-api", [("manila-scheduler", "manila-scheduler"), ("manila-share", "manila-share")])
@@ -63,11 +91,26 @@ public struct ServiceMap: Sendable, Equatable {
         for topic in ["notifications", "versioned_notifications"] {
             topics[topic] = Entry(service: ServiceIdentity.unknown.service, isNotificationTopic: true)
         }
+        // `q-agent-notifier-<resource>-<event>` (neutron_lib.agent.topics.get_topic_name): ML2's AgentNotifierApi
+        // port-update, port-delete, network-update, network-delete, port_binding-activate/-deactivate; the
+        // security_group-update, dvr-update and tunnel-update/-delete mixins; l2population's
+        // l2population-update (and `.<host>`). `neutron-vo-<resource>-<version>` (RESOURCE_TOPIC_PATTERN): the
+        // resources push of resources_rpc. The L2 agents consume both; the topic does not say which kind of agent,
+        // so the default is the common one (an SR-IOV or other L2 agent: --service-map TOPIC=SERVICE per topic).
+        // neutron-server sends them, from the API side too: their API service is neutron-server.
+        let l2Agent = Entry(service: "neutron-openvswitch-agent", apiService: "neutron-server")
         return ServiceMap(
             topics: topics,
+            topicPrefixes: ["q-agent-notifier-": l2Agent, "neutron-vo-": l2Agent],
             exchangeAPIServices: [
                 "nova": "nova-api", "cinder": "cinder-api", "neutron": "neutron-server", "heat": "heat-api",
                 "manila": "manila-api", "octavia": "octavia-api",
+            ],
+            // neutron_lib.rpc.get_notifier(service) publishes as `<service>.<host>`: neutron-server's API and
+            // plugins use `network` (neutron/api/v2/base.py, pecan hooks, l3_db) and `router`
+            // (l3agentscheduler); the metering agent `metering`.
+            publisherServices: [
+                "network": "neutron-server", "router": "neutron-server", "metering": "neutron-metering-agent",
             ])
     }()
 
@@ -163,7 +206,7 @@ public struct ServiceMap: Sendable, Equatable {
 
     /// The service owning a target; for an RPC `<topic>.<server>` the host is the server. Nil for an unknown topic.
     public func service(of target: Target) -> ServiceIdentity? {
-        guard let entry = topics[target.topic] else { return nil }
+        guard let entry = entry(ofTopic: target.topic) else { return nil }
         if entry.isNotificationTopic { return ServiceIdentity(service: entry.service) }
         return ServiceIdentity(service: entry.service, host: target.server)
     }
@@ -173,23 +216,24 @@ public struct ServiceMap: Sendable, Equatable {
     public func isKnownService(_ name: String) -> Bool {
         guard name != ServiceIdentity.unknown.service, !name.isEmpty else { return false }
         return topics.values.contains { $0.service == name || $0.apiService == name }
-            || exchangeAPIServices.values.contains(name)
+            || topicPrefixes.values.contains { $0.service == name || $0.apiService == name }
+            || exchangeAPIServices.values.contains(name) || publisherServices.values.contains(name)
     }
 
     /// The service that sends a user request's first publish on this exchange and topic.
     public func apiService(exchange: String, topic: String) -> String? {
-        topics[topic]?.apiService ?? exchangeAPIServices[exchange]
+        entry(ofTopic: topic)?.apiService ?? exchangeAPIServices[exchange]
     }
 
     /// A notification's `publisher_id` as a service: versioned `nova-compute:compute-1` names the service and
-    /// host; legacy `compute.compute-1` names the topic and host.
+    /// host; legacy `compute.compute-1` names the topic (or a `publisherServices` prefix: `network.ctl-1`) and host.
     public func publisher(_ publisherID: String) -> ServiceIdentity {
         if let colon = publisherID.firstIndex(of: ":") {
             let host = publisherID[publisherID.index(after: colon)...]
             return ServiceIdentity(service: String(publisherID[..<colon]), host: host.isEmpty ? nil : String(host))
         }
         let target = splitTopic(publisherID)
-        let service = topics[target.topic].map(\.service) ?? target.topic
+        let service = publisherServices[target.topic] ?? entry(ofTopic: target.topic).map(\.service) ?? target.topic
         return ServiceIdentity(service: service, host: target.server)
     }
 }
