@@ -14,7 +14,8 @@
 #
 # Environment: TB_BROKER_DIR (as tools/broker.sh), TB_AMQP_PORT (5682),
 # TRACE_BRIDGE_SCENARIO_PYTHON (.venv-scenario/bin/python), TRACE_BRIDGE_BIN
-# (.build/debug/trace-bridge), TB_FIXTURES_DIR (fixtures).
+# (.build/debug/trace-bridge), TB_FIXTURES_DIR (fixtures), TB_SCENARIO_DRIVER
+# (tools/scenario/driver.py; the neutron one is neutron_driver.py, with the python of .venv-neutron).
 set -euo pipefail
 
 [[ $# -ge 2 ]] || { sed -n '2,16p' "$0" >&2; exit 2; }
@@ -80,7 +81,7 @@ poller_pid=$!
 # setsid: a process group of its own, as a freshly started service has (the
 # queue manager restarts its counters per process group).
 status=0
-setsid "$PY" "$ROOT/tools/scenario/driver.py" --url "$TRANSPORT_URL" --truth "$WORK/driver-truth.json" \
+setsid "$PY" "${TB_SCENARIO_DRIVER:-$ROOT/tools/scenario/driver.py}" --url "$TRANSPORT_URL" --truth "$WORK/driver-truth.json" \
     --firehose-check "$@" >"$WORK/driver.out" 2>"$WORK/driver.err" || status=$?
 kill "$poller_pid" 2>/dev/null || true
 wait "$poller_pid" 2>/dev/null || true
