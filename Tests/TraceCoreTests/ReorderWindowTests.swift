@@ -16,8 +16,12 @@ struct ReorderWindowTests {
     /// their calls lose the SERVER span or end in a timeout, and some caused publishes lose their parent; with no
     /// delay at all, m_ and n_ come out in another order. Their per-capture checks still run, as known issues (so a
     /// fix shows as "no longer failing", not as a failure); the measured-window tallies leave them out. Take a capture
-    /// out of this list once the window holds it.
-    static let clusterOrderPending: Set<String> = ["m_multicreate_one_host", "n_multicreate_two_hosts", "o_migration_resize"]
+    /// out of this list once the window holds it. p_neutron (H-neutron, 07:45): the same kinds at D = 10 ms (seed 1:
+    /// 9 mismatches, seed 5: 15), on the agents' calls and the later roots of their long-lived request IDs (a
+    /// delivery synthesized before its publish gets the request-ID trace, the publish its own).
+    static let clusterOrderPending: Set<String> = [
+        "m_multicreate_one_host", "n_multicreate_two_hosts", "o_migration_resize", "p_neutron",
+    ]
 
     /// Runs `body`, whose issues are known ones for a capture in `clusterOrderPending`.
     static func checking(_ fixture: String, _ body: () throws -> Void) rethrows {

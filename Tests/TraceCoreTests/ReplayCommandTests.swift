@@ -14,7 +14,7 @@ struct ReplayCommandTests {
         if fixture == "d_notify" {
             arguments += ["--service-map", "notifications=nova-notify-listener", "--service-map", "versioned_notifications=nova-notify-listener"]
         }
-        if GroundTruthTests.queueLayoutFixtures.contains(fixture) {
+        if GroundTruthTests.queueLayoutFixtures.contains(fixture) || GroundTruthTests.neutronFixtures.contains(fixture) {
             arguments += ["--service-map", "notifications=ceilometer-agent-notification"]
         }
         let result = try CLI.run(arguments)

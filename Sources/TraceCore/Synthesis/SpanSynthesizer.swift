@@ -46,6 +46,9 @@ public struct SpanSynthesizer {
         publishes.count + calls.count + requests.count + deliveries.count
     }
 
+    /// Handlers held for one request ID: at most `RequestRecord.maximumHandlers`, however long the request lives.
+    func handlersHeld(forRequest requestID: String) -> Int { requests[requestID]?.handlers.count ?? 0 }
+
     // MARK: Events
 
     /// Processes one decoded event; returns the spans it completed (including calls that timed out before it).
@@ -155,9 +158,12 @@ public struct SpanSynthesizer {
         case .ambiguous(let ancestor)?: (parentHandler, causeAmbiguous) = (ancestor, true)
         case nil: break
         }
-        let context = traceContext(of: message, event: event, identity: identity, cause: parentHandler.map { request!.handlers[$0] })
+        var context = traceContext(of: message, event: event, identity: identity, cause: parentHandler.map { request!.handlers[$0] })
         if context.fromSender { causeAmbiguous = false }  // the sender's own span is its parent: nothing was inferred
         if causeAmbiguous { counters.causeAmbiguous += 1 }
+        if parentHandler == nil, !causeAmbiguous, Self.startsOwnTrace(message, request: request, context: context) {
+            context.traceID = SpanIDScheme.traceID(identity: identity)
+        }
 
         let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
         let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
@@ -228,6 +234,7 @@ public struct SpanSynthesizer {
         if let requestID {
             var record = request ?? RequestRecord()
             record.publishes += 1
+            record.lastPublishAt = event.time
             // (Re)inserting keeps an active request young in the age-bounded table.
             requests.insert(record, for: requestID, at: event.time)
         }
@@ -271,7 +278,12 @@ public struct SpanSynthesizer {
                 return ServiceIdentity(service: name.processname, host: name.hostname)
             }
         }
-        if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination, subject: message.subject) {
+        if let request, let handler = request.mostRecentlyActiveOpenHandler(excluding: destination, subject: message.subject),
+            message.context.namesUser || handler.lastActive >= request.lastPublishAt
+        {
+            // Under a context without a user (a service's own, possibly one for the process's life) only a handler
+            // that received or sent something since the request's last publish: a cast's handler never closes, and
+            // those of the request's earlier roots (an l2population cast to another agent hours ago) are not at work.
             return handler.process
         }
         // No handler of R can have sent it: under a user's context the request's origin, the API, is the one party
@@ -376,7 +388,11 @@ public struct SpanSynthesizer {
         request.handlers.append(Handler(
             process: receiver, spanID: handlerSpan, traceID: context.traceID, traceState: context.traceState,
             strong: context.strong, openedAt: event.time, lastActive: event.time,
-            callMsgID: message.isCall ? message.msgID : nil, isNotification: message.kind == .notification,
+            callMsgID: message.isCall ? message.msgID : nil,
+            // A fanout's listeners, like notification listeners, are never inferred as RPC senders: a broadcast
+            // reaches every agent, and none of them is the one behind the request's next publish (neutron's agents
+            // act on their own contexts; the API sends the request's next fanout or cast).
+            isNotification: message.kind == .notification || event.exchange.hasSuffix("_fanout"),
             subject: message.subject, cause: published?.cause))
         if request.handlers.count > RequestRecord.maximumHandlers {
             request.handlers.removeFirst(request.handlers.count - RequestRecord.maximumHandlers)
@@ -398,7 +414,7 @@ public struct SpanSynthesizer {
         let map = options.serviceMap
         if target.isReplyQueue { return replyQueues[queue] ?? .unknown }
         guard var owner = map.service(of: target) else { return .unknown }
-        let isNotification = map.topics[target.topic]?.isNotificationTopic ?? false
+        let isNotification = map.entry(ofTopic: target.topic)?.isNotificationTopic ?? false
         if owner.host != nil, !isNotification {
             // One oslo.messaging RPC listener connection consumes `<topic>`, `<topic>.<server>` and the fanout
             // queue (or stream) of one process: learn it from the queue that names the server.
@@ -610,6 +626,22 @@ extension SpanSynthesizer {
             traceState: nil, strong: false, fromSender: false)
     }
 
+    /// True when an uncaused publish starts a trace of its own instead of its request's (docs/synthesis.md "Long-lived
+    /// request IDs"): its context names no user (a service's own context: neutron's agents keep one for their whole
+    /// life, nova's periodic tasks share one per run), it carries no trace context of its sender, and its request ID
+    /// already produced other publishes. Nothing on the wire ties it to those: one trace per request ID would grow
+    /// for as long as the agent runs (a `report_state` every 30 s), with roots that have nothing to do with each
+    /// other. Its trace is the hash of its identity (the "nothing" row), so every agent that sees the publish agrees;
+    /// `openstack.request_id` still names the request, so a search finds them all. A request's first publish keeps
+    /// the request's trace, as do publishes caused by a handler (inferred causes) and every publish under a user's
+    /// context (the API's later publishes belong to its request).
+    static func startsOwnTrace(_ message: OsloMessage, request: RequestRecord?, context: TraceContext) -> Bool {
+        guard !context.fromSender, !message.context.namesUser, message.context.requestID != nil,
+            let request, request.publishes > 0
+        else { return false }
+        return true
+    }
+
     /// The sender's W3C context: `_context_traceparent` (oslo.messaging tracing), else the AMQP `traceparent` header.
     static func senderTraceParent(_ message: OsloMessage, event: BusEvent) -> (TraceParent, String?)? {
         if let traceParent = message.context.traceParent { return (traceParent, message.context.traceState) }
@@ -819,6 +851,8 @@ extension SpanSynthesizer {
 
         var handlers: [Handler] = []
         var publishes = 0
+        /// Event time of the request's latest publish (sender attribution under a user-less context).
+        var lastPublishAt = Int64.min
 
         /// What cause inference found for a publish by a process of this request.
         enum Cause: Equatable {
