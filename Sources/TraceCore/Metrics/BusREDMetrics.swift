@@ -1,0 +1,134 @@
+/// Rate, errors and duration of the bus, aggregated from synthesized spans before any sampling (issue 14 item 3).
+///
+/// Pure: fed `[Span]` as the pipeline emits them, it keeps counters and fixed-bucket histograms keyed by bounded
+/// label sets; the agent renders them (not wired yet). Label values come from span resources and the service map,
+/// never from message IDs or hosts, and each series family holds at most `maximumSeries` label sets: a new set
+/// past that is counted under every label `other` (`overflowed` counts those samples), so a hostile bus that
+/// invents topics, methods or event types cannot grow memory or the scrape. Cardinality, per family:
+/// services × peer services × methods × 3 outcomes for calls, ≤ `maximumSeries` (default 1000) in any case.
+public struct BusREDMetrics: Sendable {
+    /// Upper bounds in seconds (the semantic conventions' `rpc.*.call.duration` advice, 5 ms … 10 s).
+    public static let bucketBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+    public static let overflowValue = "other"
+
+    public struct Histogram: Equatable, Sendable {
+        /// Per bucket (not cumulative); the last entry is +Inf.
+        public var counts = [UInt64](repeating: 0, count: BusREDMetrics.bucketBounds.count + 1)
+        public var sum = 0.0
+        public var count: UInt64 = 0
+
+        mutating func observe(_ seconds: Double) {
+            let index = BusREDMetrics.bucketBounds.firstIndex { seconds <= $0 } ?? BusREDMetrics.bucketBounds.count
+            counts[index] += 1
+            sum += seconds
+            count += 1
+        }
+    }
+
+    /// One family of series keyed by label values in a fixed order.
+    public struct Family: Sendable {
+        public let labels: [String]
+        public private(set) var histograms: [[String]: Histogram] = [:]
+        public private(set) var overflowed = 0
+        let maximumSeries: Int
+
+        init(labels: [String], maximumSeries: Int) {
+            self.labels = labels
+            self.maximumSeries = maximumSeries
+        }
+
+        mutating func observe(_ values: [String], _ seconds: Double) {
+            var key = values
+            if histograms[key] == nil, histograms.count >= maximumSeries - 1 {
+                key = Array(repeating: BusREDMetrics.overflowValue, count: values.count)
+                overflowed += 1
+            }
+            histograms[key, default: Histogram()].observe(seconds)
+        }
+
+        /// Samples (histogram count) of the series with these label values.
+        public func count(_ values: [String]) -> UInt64 { histograms[values]?.count ?? 0 }
+    }
+
+    /// CLIENT spans: call round trips by caller, callee service, method and outcome (`ok`, `error`, `timeout`).
+    public private(set) var calls: Family
+    /// SERVER spans: handling time by callee, method and outcome.
+    public private(set) var serverProcessing: Family
+    /// Observed deliveries: queue wait by the queue's template (`compute.{server}`, `scheduler_fanout_{id}`) and
+    /// the receiving service.
+    public private(set) var queueWait: Family
+    /// PRODUCER spans: casts, fanouts and notifications (and unroutable publishes) by sender, kind, name
+    /// (method or event type), priority and outcome (`ok`, `unroutable`); duration is not meaningful (0).
+    public private(set) var publishes: Family
+
+    let serviceMap: ServiceMap
+
+    public init(serviceMap: ServiceMap = .openStackDefaults, maximumSeries: Int = 1000) {
+        self.serviceMap = serviceMap
+        calls = Family(labels: ["service", "peer_service", "method", "outcome"], maximumSeries: maximumSeries)
+        serverProcessing = Family(labels: ["service", "method", "outcome"], maximumSeries: maximumSeries)
+        queueWait = Family(labels: ["destination", "service"], maximumSeries: maximumSeries)
+        publishes = Family(labels: ["service", "kind", "name", "priority", "outcome"], maximumSeries: maximumSeries)
+    }
+
+    public mutating func record(_ spans: [Span]) {
+        for span in spans { record(span) }
+    }
+
+    public mutating func record(_ span: Span) {
+        let seconds = Double(max(0, span.endTime - span.startTime)) / 1e9
+        let method = Self.string(span, AttributeKey.rpcMethod) ?? "unknown"
+        let outcome = span.status.code != .error ? "ok" : (span.status.message == "timeout" ? "timeout" : "error")
+        switch span.kind {
+        case .client:
+            let target = serviceMap.target(
+                exchange: Self.exchange(span), routingKey: Self.string(span, AttributeKey.messagingRabbitmqDestinationRoutingKey) ?? "")
+            let peer = serviceMap.service(of: target)?.service ?? ServiceIdentity.unknown.service
+            calls.observe([span.resource.service, peer, method, outcome], seconds)
+        case .server:
+            serverProcessing.observe([span.resource.service, method, outcome], seconds)
+        case .consumer:
+            // Inferred deliveries and those whose publish was not seen have no queue wait.
+            guard span[attribute: AttributeKey.traceBridgeQueueWaitKnown] == nil,
+                let queue = Self.string(span, AttributeKey.messagingDestinationSubscriptionName)
+            else { return }
+            // Today the CONSUMER spans the wait; in the issue-14 model it starts at the delivery and carries the
+            // wait as `trace_bridge.queue_wait_ns` (/work/notes/semconv.md §3): read that when present.
+            var wait = seconds
+            if case .int(let nanoseconds)? = span[attribute: "trace_bridge.queue_wait_ns"] { wait = Double(nanoseconds) / 1e9 }
+            queueWait.observe([queueTemplate(queue), span.resource.service], wait)
+        case .producer:
+            let kind = Self.string(span, AttributeKey.openstackMessageKind) ?? "unknown"
+            guard kind != "call" else { return }  // calls are counted by their CLIENT span
+            let name = Self.string(span, AttributeKey.openstackNotificationEventType) ?? method
+            let priority = Self.string(span, AttributeKey.openstackNotificationPriority)?.lowercased() ?? ""
+            let unroutable = span[attribute: AttributeKey.messagingRabbitmqUnroutable] == .bool(true)
+            publishes.observe([span.resource.service, kind, name, priority, unroutable ? "unroutable" : "ok"], 0)
+        case .internal:
+            return
+        }
+    }
+
+    /// A queue name without hosts or IDs: `compute.compute-1` → `compute.{server}`, `reply_…` → `reply_{id}`,
+    /// `scheduler_fanout_<uuid>` → `scheduler_fanout_{id}`; notification queues keep their priority.
+    func queueTemplate(_ queue: String) -> String {
+        let target = serviceMap.target(ofQueue: queue)
+        if target.isReplyQueue { return "reply_{id}" }
+        if target.isStreamQueue { return queue }
+        if target.isFanoutQueue { return "\(target.topic)_fanout_{id}" }
+        if target.server != nil, !(serviceMap.topics[target.topic]?.isNotificationTopic ?? false) {
+            return "\(target.topic).{server}"
+        }
+        return queue
+    }
+
+    static func string(_ span: Span, _ key: String) -> String? {
+        if case .string(let value)? = span[attribute: key] { return value }
+        return nil
+    }
+
+    static func exchange(_ span: Span) -> String {
+        let name = string(span, AttributeKey.messagingDestinationName) ?? ""
+        return name == "amq.default" ? "" : name
+    }
+}
