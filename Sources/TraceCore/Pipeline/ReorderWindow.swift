@@ -63,6 +63,8 @@ public struct ReorderWindow {
     struct HeldHandler: Equatable {
         var identity: String
         var service: String?
+        /// The instance the request is about (`OsloMessage.subject`): its handler causes only publishes about it.
+        var subject: String?
     }
 
     struct InFlight {
@@ -70,13 +72,16 @@ public struct ReorderWindow {
         var destination: String?
         /// The publishing connection: a publish on the same one comes from the same process, never its handler.
         var connection: String?
+        var subject: String?
         var pending: Int
     }
 
+    /// Events held, per lane (`lane(of:)`): one node's channel, whose trace messages keep their order.
     private var queues: [String: NodeQueue] = [:]
     public private(set) var held = 0
     /// Broker nodes seen (the `node` header).
     public private(set) var nodeCount = 0
+    private var nodes: Set<String> = []
     // What has been released, bounded by count (a dependency older than these has long been synthesized).
     private var publishedAt: FIFOMap<String, Int64>
     private var callDeliveredAt: FIFOMap<String, Int64>
@@ -93,7 +98,7 @@ public struct ReorderWindow {
         var replyDeliveredAt: Int64?
     }
 
-    /// One node's events in arrival order.
+    /// One lane's events in arrival order.
     struct NodeQueue {
         var entries: [Entry] = []
         var head = 0
@@ -153,11 +158,9 @@ public struct ReorderWindow {
     public mutating func insert(
         _ event: BusEvent, _ message: OsloMessage, location: String, sequence: Int64
     ) -> [Entry] {
-        let node = event.node ?? ""
-        if queues[node] == nil {
-            queues[node] = NodeQueue()
-            nodeCount += 1
-        }
+        let node = Self.lane(of: event)
+        if queues[node] == nil { queues[node] = NodeQueue() }
+        if nodes.insert(event.node ?? "").inserted { nodeCount += 1 }
         let identity = SpanSynthesizer.identity(of: message, event: event)
         var entry = Entry(
             event: event, message: message, location: location, sequence: sequence, arrival: event.time,
@@ -167,7 +170,7 @@ public struct ReorderWindow {
         {
             let service = serviceMap.service(of: serviceMap.target(ofQueue: queue))?.service
             entry.handlerOf = (requestID, service)
-            heldHandlers[requestID, default: []].append(HeldHandler(identity: identity, service: service))
+            heldHandlers[requestID, default: []].append(HeldHandler(identity: identity, service: service, subject: message.subject))
         } else if event.kind == .publish {
             heldPublishes[identity] = node
         }
@@ -224,7 +227,7 @@ public struct ReorderWindow {
             var entry = queues[node]!.popFirst()
             held -= 1
             if let (requestID, service) = entry.handlerOf, var handlers = heldHandlers[requestID],
-                let index = handlers.firstIndex(of: HeldHandler(identity: entry.identity, service: service))
+                let index = handlers.firstIndex(where: { $0.identity == entry.identity && $0.service == service })
             {
                 handlers.remove(at: index)
                 heldHandlers[requestID] = handlers.isEmpty ? nil : handlers
@@ -263,9 +266,13 @@ public struct ReorderWindow {
         let event = entry.event, message = entry.message
         // Undelivered: released with deliveries to come, or delivered but the delivery still held here; not one
         // whose publish is held behind this event on its node (it came later, so it cannot be the cause).
-        let node = event.node ?? ""
-        let services = (items ?? []).filter { $0.connection == nil || $0.connection != event.connection }.map(\.destination)
-            + (held ?? []).filter { heldPublishes[$0.identity] != node }.map(\.service)
+        let lane = Self.lane(of: event)
+        // A handler about another instance never sends a publish about this one (nova multi-create: the builds of
+        // one request run at once; each one's calls and notifications name its instance).
+        func mayCause(_ subject: String?) -> Bool { subject == nil || message.subject == nil || subject == message.subject }
+        let services = (items ?? []).filter { ($0.connection == nil || $0.connection != event.connection) && mayCause($0.subject) }
+            .map(\.destination)
+            + (held ?? []).filter { heldPublishes[$0.identity] != lane && mayCause($0.subject) }.map(\.service)
         if message.kind == .notification {
             guard let publisherID = message.publisherID else { return false }
             let sender = serviceMap.publisher(publisherID).service
@@ -296,6 +303,17 @@ public struct ReorderWindow {
         guard let millis = timestampMillis(entry.event) else { return nil }
         let low = millis * 1_000_000
         return entry.event.kind == .publish ? min(max(entry.arrival, low), low + 999_999) : max(entry.arrival, low)
+    }
+
+    /// The lane an event is ordered in: its node. RabbitMQ traces a publish in the publishing channel's process and a
+    /// delivery in the consuming channel's, and each sends its trace messages on its own, so strictly only one
+    /// channel's trace messages keep their order, even on one node (a server's publish was seen 5 ms before the
+    /// delivery that caused it on a busy single node). Lanes per channel would let the window put those back, but
+    /// every rule that blocks too much (a request publish after a reply whose delivery the mode cannot see) would
+    /// then reorder instead of only delay: measured, publish-only and selective modes lost 69 of 146 calls. So a lane
+    /// is a node until the rules are exact for every mode (docs/synthesis.md, "Cluster order").
+    static func lane(of event: BusEvent) -> String {
+        event.node ?? ""
     }
 
     static func timestampMillis(_ event: BusEvent) -> Int64? {
@@ -353,7 +371,7 @@ public struct ReorderWindow {
                 var items = inFlight[requestID] ?? []
                 items.append(InFlight(
                     identity: identity, destination: serviceMap.service(of: target)?.service,
-                    connection: event.connection, pending: routed.count))
+                    connection: event.connection, subject: message.subject, pending: routed.count))
                 if items.count > 16 { items.removeFirst(items.count - 16) }
                 inFlight[requestID] = items
             }
