@@ -139,7 +139,8 @@ extension LiveBrokerTests {
             defer { agent.cleanUp() }
             try waitUntil("the agent to connect to node 1", timeout: 30) {
                 guard agent.process.isRunning else { throw TestSetupError("the agent exited: \(agent.stderr)") }
-                return agent.stderr.contains("trace-bridge: connected connection=1 url=amqp://guest:****@127.0.0.1:5692/")
+                // Metadata keys are sorted (LineLogHandler): bus, connection, url.
+                return agent.stderr.contains("trace-bridge: connected bus=default connection=1 url=amqp://guest:****@127.0.0.1:5692/")
             }
             let base = try LiveBrokerTests.Operations.httpBase(of: agent)
 
