@@ -81,6 +81,8 @@ public struct Agent: Service {
         let buses = configuration.buses
         var pipeline = EventPipeline(options: configuration.options)
         var metrics = AgentMetrics(source: buses[0].topology.mode.rawValue, buses: buses.map(\.name))
+        // Rate, errors and duration of the bus from every span, before any sampling downstream (/metrics).
+        var red = BusREDMetrics(serviceMap: configuration.options.serviceMap)
         var states = Array(repeating: BusState(), count: buses.count)
         var refusal: QueueRefusal?
         var headerWatch = FirehoseHeaderWatch()
@@ -105,6 +107,7 @@ public struct Agent: Service {
                 return (inUse, state.reconnects, state.connectedAt > 0)
             })
             metrics.sync(pipeline: pipeline, export: (sink as? ExportSink)?.exporter.counters)
+            status.busMetrics(red)
         }
         func stopAll() { for (index, source) in sources.enumerated() where !states[index].done { source.stopConsuming() } }
 
@@ -123,11 +126,13 @@ public struct Agent: Service {
                     metrics.count(message, bus: index)
                     let spans = pipeline.process(record: message)
                     acknowledger.record(input: pipeline.inputs, bus: index, tag: tag)
+                    red.record(spans)
                     status.record(spans, now: message.capturedAt)
                     sink.accept(spans, through: released(), now: message.capturedAt)
                 }
             case .tick(let now):
                 let spans = pipeline.advance(to: now)
+                red.record(spans)
                 status.record(spans, now: now)
                 sink.accept(spans, through: released(), now: now)
                 sink.tick(now: now)
@@ -173,6 +178,7 @@ public struct Agent: Service {
                 // within the grace), acknowledge what it settled, and disconnect.
                 let now = configuration.clock.now()
                 let held = pipeline.releaseHeld()
+                red.record(held)
                 status.record(held, now: now)
                 sink.accept(held, through: released(), now: now)
                 await sink.finish(grace: configuration.shutdownGrace)

@@ -14,6 +14,7 @@ public final class AgentStatus: Sendable {
         var exportFailureReason: String?
         var recent: RecentTraces
         var missingHeaders = FirehoseHeaderCounts()
+        var busMetrics: BusREDMetrics?
     }
 
     private let state: Mutex<State>
@@ -58,6 +59,16 @@ public final class AgentStatus: Sendable {
     /// Trace messages so far without each undocumented firehose header (`FirehoseHeader`).
     public func missingFirehoseHeaders(_ counts: FirehoseHeaderCounts) {
         state.withLock { $0.missingHeaders = counts }
+    }
+
+    /// The bus's RED metrics as of the consuming loop's last tick (a copy: the loop goes on recording into its own).
+    public func busMetrics(_ metrics: BusREDMetrics) {
+        state.withLock { $0.busMetrics = metrics }
+    }
+
+    /// `busMetrics` in the Prometheus text format, rendered outside the lock; empty before the first tick.
+    public var busMetricsExposition: String {
+        state.withLock { $0.busMetrics }?.exposition() ?? ""
     }
 
     /// Ready, or the reason not; then one line per degradation, which does not make the agent unready (a restart

@@ -77,7 +77,7 @@ struct HTTPRoutes: Sendable {
     func respond(to path: String) -> Response {
         switch path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path {
         case "/metrics":
-            return Response(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            return Response(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer() + Array(status.busMetricsExposition.utf8))
         case "/healthz":
             return Response(status: .ok, contentType: "text/plain; charset=utf-8", body: Array("ok\n".utf8))
         case "/readyz":

@@ -132,6 +132,61 @@ struct AgentTests {
         try await harness.stop()
     }
 
+    /// `/metrics` lines `name{labels} value` as (name, labels, value); fails the test on a line of another shape.
+    static func samples(_ exposition: String) -> [(name: String, labels: [String: String], value: Double)] {
+        exposition.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
+            guard let brace = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}"),
+                let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
+            else { Issue.record("not a sample line: \(line)"); return nil }
+            var labels: [String: String] = [:]
+            for pair in line[line.index(after: brace)..<close].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                labels[String(parts[0])] = String(parts[1].dropFirst().dropLast())
+            }
+            return (String(line[..<brace]), labels, value)
+        }
+    }
+
+    @Test("RED metrics of the bus: every call of the capture by outcome, handling, queue waits and notifications, before any sampling")
+    func busREDMetrics() async throws {
+        let harness = Harness(buses: ["default"])
+        let source = harness.sources[0]
+        try await Self.eventually("start") { source.started }
+        source.connect()
+        let messages = try Self.messages("b_failure.jsonl")
+        _ = source.deliver(messages)
+        try await Self.eventually("all accepted") { harness.sink.accepted == Int64(messages.count) }
+        try await harness.stop()
+
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: Repository.fixture("b_failure.truth.json")))
+            as! [String: Any]
+        let operations = truth["operations"] as! [[String: Any]]
+        let calls = operations.filter { $0["kind"] as? String == "call" }
+        let failed = calls.filter { $0["failure_visible_on_wire"] as? Bool == true }
+        let notifications = operations.filter { $0["kind"] as? String == "notify" }
+        #expect(!failed.isEmpty && !notifications.isEmpty, "the capture has failing calls and notifications")
+
+        let samples = Self.samples(harness.status.busMetricsExposition)
+        func total(_ name: String, _ where: (([String: String]) -> Bool) = { _ in true }) -> Double {
+            samples.filter { $0.name == name && `where`($0.labels) }.reduce(0) { $0 + $1.value }
+        }
+        #expect(total("rpc_client_call_duration_seconds_count") == Double(calls.count))
+        #expect(total("rpc_client_call_duration_seconds_count") { $0["outcome"] == "error" } == Double(failed.count))
+        #expect(total("rpc_client_call_duration_seconds_bucket") { $0["le"] == "+Inf" } == Double(calls.count))
+        #expect(total("rpc_server_call_duration_seconds_count") { $0["outcome"] == "error" } == Double(failed.count))
+        #expect(total("messaging_client_sent_messages_total") { $0["openstack_message_kind"] == "notification" }
+                == Double(notifications.count))
+        #expect(total("trace_bridge_messaging_queue_wait_seconds_count") > 0)
+        #expect(total("trace_bridge_red_series_overflowed_total") == 0)
+        // Bounded label values: no host, message ID or UUID.
+        for sample in samples {
+            for value in sample.labels.values {
+                #expect(!value.contains("compute-1") && value.range(of: "[0-9a-f]{32}", options: .regularExpression) == nil,
+                        "\(sample.name): label value \(value)")
+            }
+        }
+    }
+
     @Test("shutdown releases what the reorder window holds: spans written, every delivery acknowledged")
     func shutdownReleasesHeld() async throws {
         let harness = Harness(buses: ["default"], reorderWindow: 20_000_000)

@@ -48,7 +48,7 @@ import TestSupport
         }
     }
 
-    @Test("publishes: notifications by event type and priority, casts by method; calls not counted twice")
+    @Test("publishes: notifications by event type and priority, casts by method, calls once each")
     func publishes() throws {
         let options = GroundTruthTests.options(for: "d_notify")
         let replay = try Replay(fixture: "d_notify", options: options)
@@ -58,7 +58,9 @@ import TestSupport
         let notifications = truth.operations.filter { $0["kind"]?.stringValue == "notify" }.count
         let counted = metrics.publishes.histograms.filter { $0.key[1] == "notification" }.values.reduce(0) { $0 + $1.count }
         #expect(counted == UInt64(notifications))
-        #expect(!metrics.publishes.histograms.keys.contains { $0[1] == "call" })
+        let calls = truth.operations.filter { $0["kind"]?.stringValue == "call" }.count
+        let callPublishes = metrics.publishes.histograms.filter { $0.key[1] == "call" }.values.reduce(0) { $0 + $1.count }
+        #expect(callPublishes == UInt64(calls))
     }
 
     @Test("a timed-out call is outcome timeout; an unroutable cast is outcome unroutable")
@@ -83,5 +85,29 @@ import TestSupport
         #expect(metrics.serverProcessing.histograms.count == 10)
         #expect(metrics.serverProcessing.count(["other", "other", "other"]) == 91)
         #expect(metrics.serverProcessing.overflowed == 91)
+    }
+
+    @Test("exposition: cumulative buckets up to +Inf = count, sum, label values escaped, one sample per line")
+    func exposition() {
+        var metrics = BusREDMetrics()
+        let hostile = "a\"b\\c\nd"
+        for (index, nanoseconds) in [30_000_000, 3_000_000_000].enumerated() {
+            metrics.record(Span(
+                traceID: TraceID(uuid: "00000000-0000-0000-0000-000000000001")!, spanID: SpanID(bytes: Array(repeating: UInt8(index + 1), count: 8)),
+                parentSpanID: nil, name: "x", kind: .server, startTime: 0, endTime: Int64(nanoseconds),
+                attributes: [Attribute(AttributeKey.rpcMethod, .string(hostile))],
+                resource: ServiceIdentity(service: "nova-compute")))
+        }
+        let text = metrics.exposition()
+        let labels = #"service_name="nova-compute",rpc_method="a\"b\\c\nd",outcome="ok""#
+        for (le, count) in [("0.025", 0), ("0.05", 1), ("2.5", 1), ("5.0", 2), ("+Inf", 2)] {
+            #expect(text.contains("rpc_server_call_duration_seconds_bucket{\(labels),le=\"\(le)\"} \(count)\n"), "le \(le)")
+        }
+        #expect(text.contains("rpc_server_call_duration_seconds_count{\(labels)} 2\n"))
+        #expect(text.contains("rpc_server_call_duration_seconds_sum{\(labels)} 3.03\n"))
+        #expect(text.contains("# TYPE messaging_client_sent_messages_total counter\n"))
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.wholeMatch(of: /[a-z_]+\{[^\n]*\} [0-9.e+-]+/) != nil, "sample line \(line)")
+        }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 @testable import TraceCore
 
-/// The span model proposed for issue 14 (/work/notes/semconv.md §3), applied after the fact to today's spans.
+/// The span model proposed for issue 14 (issue 14; the model is this file: no other write-up survived), applied after the fact to today's spans.
 ///
 /// Test-only and not the implementation: it exists so that `ServiceGraphOracleSelfTests` can show the acceptance
 /// suite is satisfiable (every check passes on spans shaped this way) and fails for today's shape, i.e. that the

@@ -7,7 +7,7 @@ import TestSupport
 /// Issue 14's acceptance: what Tempo's service graphs, the collector's `servicegraph` connector and `spanmetrics`
 /// make of our spans, checked against each capture's ground truth (`ServiceGraphOracle` implements their rules).
 ///
-/// The expected graph, from the truth alone (the span model of /work/notes/semconv.md):
+/// The expected graph, from the truth alone (the span model of ProposedSpanModel.swift):
 /// - an answered call S → R is one request edge S → R (CLIENT of S, its SERVER child of R); failed when the reply
 ///   carried a failure;
 /// - a cast, fanout or notification delivered to R is one `messaging_system` edge S → R per message and receiving

@@ -1,7 +1,7 @@
 /// Rate, errors and duration of the bus, aggregated from synthesized spans before any sampling (issue 14 item 3).
 ///
 /// Pure: fed `[Span]` as the pipeline emits them, it keeps counters and fixed-bucket histograms keyed by bounded
-/// label sets; the agent renders them (not wired yet). Label values come from span resources and the service map,
+/// label sets; the agent serves them on `/metrics` (`exposition()`, in BusREDMetrics+Exposition.swift). Label values come from span resources and the service map,
 /// never from message IDs or hosts, and each series family holds at most `maximumSeries` label sets: a new set
 /// past that is counted under every label `other` (`overflowed` counts those samples), so a hostile bus that
 /// invents topics, methods or event types cannot grow memory or the scrape. Cardinality, per family:
@@ -57,7 +57,7 @@ public struct BusREDMetrics: Sendable {
     /// Observed deliveries: queue wait by the queue's template (`compute.{server}`, `scheduler_fanout_{id}`) and
     /// the receiving service.
     public private(set) var queueWait: Family
-    /// PRODUCER spans: casts, fanouts and notifications (and unroutable publishes) by sender, kind, name
+    /// PRODUCER spans: calls, casts, fanouts and notifications (and unroutable publishes) by sender, kind, name
     /// (method or event type), priority and outcome (`ok`, `unroutable`); duration is not meaningful (0).
     public private(set) var publishes: Family
 
@@ -65,10 +65,13 @@ public struct BusREDMetrics: Sendable {
 
     public init(serviceMap: ServiceMap = .openStackDefaults, maximumSeries: Int = 1000) {
         self.serviceMap = serviceMap
-        calls = Family(labels: ["service", "peer_service", "method", "outcome"], maximumSeries: maximumSeries)
-        serverProcessing = Family(labels: ["service", "method", "outcome"], maximumSeries: maximumSeries)
-        queueWait = Family(labels: ["destination", "service"], maximumSeries: maximumSeries)
-        publishes = Family(labels: ["service", "kind", "name", "priority", "outcome"], maximumSeries: maximumSeries)
+        // Label names as Prometheus shows them (the semantic conventions' keys with `.` as `_`; ours where the
+        // conventions have none: docs/operations.md, "Bus RED metrics").
+        calls = Family(labels: ["service_name", "peer_service", "rpc_method", "outcome"], maximumSeries: maximumSeries)
+        serverProcessing = Family(labels: ["service_name", "rpc_method", "outcome"], maximumSeries: maximumSeries)
+        queueWait = Family(labels: ["messaging_destination_name", "service_name"], maximumSeries: maximumSeries)
+        publishes = Family(labels: ["service_name", "openstack_message_kind", "name", "priority", "outcome"],
+                           maximumSeries: maximumSeries)
     }
 
     public mutating func record(_ spans: [Span]) {
@@ -93,13 +96,13 @@ public struct BusREDMetrics: Sendable {
                 let queue = Self.string(span, AttributeKey.messagingDestinationSubscriptionName)
             else { return }
             // Today the CONSUMER spans the wait; in the issue-14 model it starts at the delivery and carries the
-            // wait as `trace_bridge.queue_wait_ns` (/work/notes/semconv.md §3): read that when present.
+            // wait as `trace_bridge.queue_wait_ns` (Tests/TraceCoreTests/ProposedSpanModel.swift): read that when present.
             var wait = seconds
             if case .int(let nanoseconds)? = span[attribute: "trace_bridge.queue_wait_ns"] { wait = Double(nanoseconds) / 1e9 }
             queueWait.observe([queueTemplate(queue), span.resource.service], wait)
         case .producer:
+            // Calls too: a call's request is a message sent like a cast (its round trip is in `calls`).
             let kind = Self.string(span, AttributeKey.openstackMessageKind) ?? "unknown"
-            guard kind != "call" else { return }  // calls are counted by their CLIENT span
             let name = Self.string(span, AttributeKey.openstackNotificationEventType) ?? method
             let priority = Self.string(span, AttributeKey.openstackNotificationPriority)?.lowercased() ?? ""
             let unroutable = span[attribute: AttributeKey.messagingRabbitmqUnroutable] == .bool(true)
