@@ -66,7 +66,7 @@ print(f"\nreplay/baseline: {py_cpu / tb_cpu:.2f}x (target >= 10x); {os.path.gets
       f"(gzip {os.path.getsize(out + '/replay.pb.gz') / spans:.0f})")
 PY
 echo
-echo "Stages (trace-bridge-bench, cumulative: each includes the ones above it):"
+echo "Stages (trace-bridge-bench, cumulative: each includes the ones above it, but encode does not include red):"
 echo
 echo "| stage | CPU µs/message | allocations/message | bytes allocated/message |"
 echo "|---|---|---|---|"

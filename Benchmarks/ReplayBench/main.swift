@@ -9,6 +9,8 @@
 //   decode       + the bus event (firehose headers), a compressed body decompressed, and the oslo.messaging message
 //                (envelope and inner JSON)
 //   synthesize   + span synthesis (EventPipeline, what `trace-bridge replay` runs)
+//   red          synthesize + the bus's RED metrics from every span (BusREDMetrics, what `run` adds for /metrics;
+//                compare it with synthesize: encode does not include it)
 //   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
 //   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
 // One JSON line per stage on standard output: messages, spans, wall and CPU seconds, µs per message, heap
@@ -21,7 +23,7 @@ import OTLPProto
 import TraceCore
 
 enum Stage: String, CaseIterable {
-    case read, parse, decode, synthesize, encode
+    case read, parse, decode, synthesize, red, encode
     case encodeSwiftProtobuf = "encode-swift-protobuf"
 }
 
@@ -54,8 +56,10 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
     var pipeline = EventPipeline()
     var pending: [Span] = []
     var encoder = OTLPProtobufEncoder()
+    var red = BusREDMetrics()
     func emit(_ spans: [Span], final: Bool = false) {
         result.spans += spans.count
+        if stage == .red { red.record(spans) }
         guard stage == .encode || stage == .encodeSwiftProtobuf else { return }
         pending.append(contentsOf: spans)
         guard pending.count >= 1024 || (final && !pending.isEmpty) else { return }
@@ -80,11 +84,12 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
                 let message = try? OsloDecoder.decode(body)
             else { return }
             result.encodedBytes += message.method?.utf8.count ?? 0
-        case .synthesize, .encode, .encodeSwiftProtobuf:
+        case .synthesize, .red, .encode, .encodeSwiftProtobuf:
             emit(pipeline.process(line: line, number: number))
         }
     }
-    if stage.rawValue.hasPrefix("encode") || stage == .synthesize { emit(pipeline.finish(), final: true) }
+    if stage.rawValue.hasPrefix("encode") || stage == .synthesize || stage == .red { emit(pipeline.finish(), final: true) }
+    if stage == .red { result.encodedBytes += red.exposition().utf8.count }
     return result
 }
 

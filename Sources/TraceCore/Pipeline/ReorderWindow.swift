@@ -165,6 +165,13 @@ public struct ReorderWindow {
         var entry = Entry(
             event: event, message: message, location: location, sequence: sequence, arrival: event.time,
             identity: identity)
+        // The common case, nothing held and this event not blocked: it leaves at once, as `release` would let it
+        // (it would be the only candidate), without a trip through a lane and the release loop.
+        if held == 0, !blocked(entry) {
+            counters.heldMaximum = max(counters.heldMaximum, 1)
+            settle(&entry)
+            return [entry]
+        }
         if event.kind == .deliver, message.kind == .request, let requestID = message.context.requestID,
             let queue = event.queue
         {
