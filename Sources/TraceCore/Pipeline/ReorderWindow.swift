@@ -93,6 +93,9 @@ public struct ReorderWindow {
         var requestID: String
         var connection: String?
         var replyQueue: String?
+        /// The instance the call is about (`OsloMessage.subject`): a handler blocked on it publishes nothing, but
+        /// another handler of the same request in the same process (a build of another instance) may.
+        var subject: String?
         var deadline: Int64
         var replyPublished = false
         var replyDeliveredAt: Int64?
@@ -294,7 +297,9 @@ public struct ReorderWindow {
     private func blockingCall(of entry: Entry) -> String? {
         guard let requestID = entry.message.context.requestID, let msgIDs = callsByRequest[requestID] else { return nil }
         for msgID in msgIDs {
-            guard let call = calls[msgID], call.replyDeliveredAt == nil, entry.arrival <= call.deadline else { continue }
+            guard let call = calls[msgID], call.replyDeliveredAt == nil, entry.arrival <= call.deadline,
+                Self.mayBeSameHandler(call.subject, entry.message.subject)
+            else { continue }
             if call.replyPublished { return msgID }
             if let connection = entry.event.connection, connection == call.connection { return msgID }
             if entry.message.isCall, let replyQueue = entry.message.replyQueue, replyQueue == call.replyQueue {
@@ -302,6 +307,13 @@ public struct ReorderWindow {
             }
         }
         return nil
+    }
+
+    /// Two messages of one request and one process may come from the same handler unless they are about different
+    /// instances: nova-compute runs the builds of a multi-create at once, on one connection, each one's calls
+    /// naming its instance, and one build's unanswered call does not hold back another build's publishes.
+    static func mayBeSameHandler(_ a: String?, _ b: String?) -> Bool {
+        a == nil || b == nil || a == b
     }
 
     /// The broker's receive time of the original publish (`timestamp_in_ms`), for a publish: its receive time
@@ -363,6 +375,7 @@ public struct ReorderWindow {
                 // Never before the reply that unblocked the handler sending it.
                 for msgID in callsByRequest[requestID] ?? [] {
                     guard let call = calls[msgID], let delivered = call.replyDeliveredAt,
+                        Self.mayBeSameHandler(call.subject, message.subject),
                         call.connection == event.connection
                             || (message.isCall && message.replyQueue != nil && message.replyQueue == call.replyQueue)
                     else { continue }
@@ -387,7 +400,7 @@ public struct ReorderWindow {
                     ?? 60_000_000_000
                 calls[msgID] = CallState(
                     requestID: requestID, connection: event.connection, replyQueue: message.replyQueue,
-                    deadline: time + timeout)
+                    subject: message.subject, deadline: time + timeout)
                 var list = callsByRequest[requestID] ?? []
                 list.append(msgID)
                 if list.count > 8 { list.removeFirst(list.count - 8) }
