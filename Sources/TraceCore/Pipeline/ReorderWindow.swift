@@ -13,7 +13,10 @@
 /// - a reply's publish follows the delivery of its call (`_msg_id`);
 /// - a request published under request R on the connection (or, for a call, with the reply queue) of an
 ///   unanswered call of R, or while a reply of R is published but not yet delivered, follows that reply's delivery:
-///   a handler blocked on a call publishes nothing until the reply is delivered.
+///   a handler blocked on a call publishes nothing until the reply is delivered (a call about another instance
+///   holds nothing: `mayBeSameHandler`);
+/// - a handler's publish follows the delivery that opened the handler (`awaitsHandler`), unless that delivery is
+///   held behind the publish's own delivery.
 /// An event leaves when it is unblocked, or when it has waited `window` of event time (its dependency may never
 /// come: a publish before the agent started, a call that times out), or early when `capacity` events are held.
 /// A node's events leave in arrival order, so with a single node the order is the broker's, unchanged; a blocked
@@ -280,16 +283,44 @@ public struct ReorderWindow {
         // A handler about another instance never sends a publish about this one (nova multi-create: the builds of
         // one request run at once; each one's calls and notifications name its instance).
         func mayCause(_ subject: String?) -> Bool { subject == nil || message.subject == nil || subject == message.subject }
-        let services = (items ?? []).filter { ($0.connection == nil || $0.connection != event.connection) && mayCause($0.subject) }
-            .map(\.destination)
-            + (held ?? []).filter { heldPublishes[$0.identity] != lane && mayCause($0.subject) }.map(\.service)
+        // Each possible cause: its identity, the service whose handler it opens, and how many of its deliveries
+        // are still to come (0: a delivery held here).
+        var causes: [(identity: String, service: String?, pending: Int)] = []
+        for item in items ?? [] where (item.connection == nil || item.connection != event.connection) && mayCause(item.subject) {
+            causes.append((item.identity, item.destination, item.pending))
+        }
+        for handler in held ?? [] where heldPublishes[handler.identity] != lane && mayCause(handler.subject) {
+            causes.append((handler.identity, handler.service, 0))
+        }
         if message.kind == .notification {
             guard let publisherID = message.publisherID else { return false }
             let sender = serviceMap.publisher(publisherID).service
-            return services.contains { $0 == sender }
+            causes.removeAll { $0.service != sender }
+        } else {
+            let destination = serviceMap.service(of: serviceMap.target(exchange: event.exchange, routingKey: event.routingKey))?.service
+            causes.removeAll { $0.service != nil && $0.service == destination }
         }
-        let destination = serviceMap.service(of: serviceMap.target(exchange: event.exchange, routingKey: event.routingKey))?.service
-        return services.contains { $0 == nil || $0 != destination }
+        guard !causes.isEmpty else { return false }
+        // A cause whose every delivery is held on a node behind this publish's own delivery cannot be released
+        // before this publish (rule 2 holds that delivery until the publish leaves): waiting for it would only end
+        // at the deadline, possibly with the delivery first. (o_migration_resize as three nodes: nova-compute's
+        // post_live_migration_at_destination call waited for a conductor object_action delivery queued behind the
+        // call's own delivery.)
+        let stuck = heldBehindDelivery(of: entry.identity)
+        guard !stuck.isEmpty else { return true }
+        return causes.contains { cause in (stuck[cause.identity] ?? 0) < max(cause.pending, 1) }
+    }
+
+    /// Events held on nodes whose first held event is the delivery of `identity`, counted per identity.
+    private func heldBehindDelivery(of identity: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for queue in queues.values {
+            guard let head = queue.first, head.event.kind == .deliver, head.identity == identity else { continue }
+            for entry in queue.entries[(queue.head + 1)...] where entry.event.kind == .deliver {
+                counts[entry.identity, default: 0] += 1
+            }
+        }
+        return counts
     }
 
     /// An unanswered call that holds back this publish: same request, and either the same connection or reply
