@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Offline checks of the deployment material under deploy/.
 
-    .venv/bin/python tools/validate_manifests.py --known-env ENV.txt --known-keys KEYS.txt
+    .venv/bin/python tools/validate_manifests.py --known-env ENV.txt --known-keys KEYS.txt --known-metrics METRICS.txt
 
 What it checks, with no network and no cluster:
 
@@ -12,7 +12,17 @@ What it checks, with no network and no cluster:
 - every kustomization.yaml's resources, components, patches and generator files exist;
 - the gateway collector's config: pipelines name only defined receivers, processors, exporters and connectors,
   service.extensions only defined extensions, tail_sampling policies are well formed, every ${env:NAME} it uses is set
-  on the collector container, its receivers' ports are container ports;
+  on the collector container, its receivers' and listening exporters' (prometheus) ports are container ports;
+- the gateway's connectors: `spanmetrics` and `servicegraph` are defined, each is an exporter of a traces pipeline
+  with no sampler (tail_sampling, probabilistic_sampler) in it or upstream of it (through a connector fed by a
+  sampled pipeline), so the graphs and RED metrics count every span, and a receiver of a metrics pipeline; every
+  connector is both an exporter of one pipeline and a receiver of another (the collector refuses anything else);
+- every Grafana dashboard deploy/grafana/*.json: it parses; schemaVersion 36 or later; panel ids are unique; every
+  gridPos lies inside the 24 columns and overlaps no other panel; every datasource (panel, query, variable,
+  annotation) is `${VAR}` of a declared datasource variable (Prometheus queries on a prometheus one); every `$var` a
+  query or link uses is declared; every metric name a PromQL query or a label_values() variable selects is in
+  --known-metrics; a datasource variable names the trace backend (tempo or jaeger) and some dashboard, panel or
+  data link (or text panel link) opens it with a trace-ID variable;
 - the agents' config files (configMapGenerator inputs, YAML values of ConfigMap data, deploy/systemd/config.yaml):
   every key, as a dotted path, is in --known-keys; enumerated values are valid; no amqp.url (the password belongs in
   a Secret file); http.listen is the metrics port; the role matches the workload; shutdown.grace_seconds is below
@@ -30,11 +40,19 @@ What it checks, with no network and no cluster:
 
 Exit status 1 with one `ERROR <where>: <what>` line per problem; 0 otherwise. The last line is always
 `validated N objects in M files`.
+
+--known-metrics: the Prometheus series names the agent serves (`_total` counters, gauges, `_bucket`/`_sum`/`_count`
+of histograms), one per line, as `tools/agent_metric_names.py` prints them. That list is read from the Swift
+sources' registration sites (swift-metrics handles and the bus RED exposition), not from a scrape: a scrape shows
+only the series already touched (a histogram appears with its first sample), so a scrape taken offline would reject
+names a dashboard rightly uses; the registrations name all of them, and the script fails on a registration whose
+name it cannot read. tools/test_validate_manifests.py proves each connector and dashboard check fails when it should.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -76,6 +94,12 @@ AGENT_ENUMS = {
 WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 COLLECTOR_PIPELINE_TYPES = {"traces", "metrics", "logs", "profiles"}
+# Connectors that must see every span (the gateway's service graph and span metrics), and the processors that drop
+# spans by sampling: none of them may be upstream of those connectors.
+UNSAMPLED_CONNECTORS = ("spanmetrics", "servicegraph")
+SAMPLER_TYPES = {"tail_sampling", "probabilistic_sampler", "sampling"}
+# Exporters that listen (scraped), whose endpoint port must be a container port.
+LISTENING_EXPORTERS = {"prometheus"}
 ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
 
 
@@ -153,6 +177,66 @@ def read_name_list(path: str, problems: Problems, what: str) -> set[str]:
         if line:
             names.add(line.split()[0])
     return names
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Grafana dashboards
+
+GRAFANA_COLUMNS = 24
+# Built-in datasources a dashboard may name without a variable (the annotation list's "Annotations & Alerts").
+GRAFANA_BUILTIN_DATASOURCES = {"-- Grafana --", "grafana", "-- Dashboard --", "-- Mixed --"}
+GRAFANA_GLOBAL_VARIABLES = re.compile(r"^__")       # $__rate_interval, $__interval, ${__field.labels.x}, ...
+TRACE_BACKENDS = {"tempo", "jaeger"}
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
+                   "offset", "inf", "nan", "atan2", "start", "end"}
+VARIABLE_REF = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::[^}]*)?\}|\[\[([A-Za-z0-9_]+)(?::[^\]]*)?\]\]|\$([A-Za-z0-9_]+)")
+
+
+def variable_refs(text: str) -> set[str]:
+    """Names of the Grafana variables a string uses ($name, ${name}, ${name:format}, [[name]]), without globals."""
+    out = set()
+    for m in VARIABLE_REF.finditer(text):
+        name = (m.group(1) or m.group(2) or m.group(3)).split(".", 1)[0]
+        if not GRAFANA_GLOBAL_VARIABLES.match(name):
+            out.add(name)
+    return out
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels (inside
+    matchers or by/without/on/ignoring/group_* lists), durations, numbers or Grafana variables."""
+    s = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
+    s = re.sub(r"\{[^}]*\}", " ", s)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    s = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", s)
+    s = re.sub(r"\$\{[^}]*\}|\$\w+|\[\[[^\]]*\]\]", " ", s)
+    names = set()
+    for m in re.finditer(r"(?<![\w.:])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?", s):
+        if m.group(2) or m.group(1).lower() in PROMQL_KEYWORDS:
+            continue
+        names.add(m.group(1))
+    return names
+
+
+def variable_query_exprs(query: str) -> list[str]:
+    """The PromQL inside a Prometheus query variable: label_values(EXPR, label), query_result(EXPR)."""
+    m = re.match(r"^\s*label_values\((.*),\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*$", query, re.S)
+    if m:
+        return [m.group(1)]
+    m = re.match(r"^\s*query_result\((.*)\)\s*$", query, re.S)
+    if m:
+        return [m.group(1)]
+    return []
+
+
+def walk_panels(panels: list, parent: str = "") -> Iterable[tuple[dict, bool]]:
+    """Every panel, and whether it sits inside a collapsed row (such panels keep their own gridPos space)."""
+    for p in panels or []:
+        if not isinstance(p, dict):
+            continue
+        yield p, bool(parent)
+        if p.get("type") == "row" and p.get("panels"):
+            yield from walk_panels(p["panels"], parent=str(p.get("title")))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -323,6 +407,12 @@ class Checker:
             keys |= read_name_list(f, self.p, "config key")
         if args.known_keys or args.key:
             self.known_keys = keys
+        self.known_metrics: set[str] | None = None
+        metrics = set(args.metric or [])
+        for f in args.known_metrics or []:
+            metrics |= read_name_list(f, self.p, "metric name")
+        if args.known_metrics or args.metric:
+            self.known_metrics = metrics
 
     # ---- loading
 
@@ -517,6 +607,72 @@ class Checker:
         for pid, cfg in (doc.get("processors") or {}).items():
             if str(pid).split("/", 1)[0] == "tail_sampling":
                 self.check_tail_sampling(cfg or {}, f"{where} processors.{pid}")
+        self.check_connectors(doc, pipelines, defined["connectors"], where)
+
+    def check_connectors(self, doc: dict, pipelines: dict, connectors: set[str], where: str) -> None:
+        """Connectors join pipelines; spanmetrics and servicegraph must see every span, before any sampler.
+
+        A pipeline is *sampled* when one of its processors samples, or when it receives from a connector that a
+        sampled pipeline exports to (a forward connector after tail_sampling passes only what was kept).
+        """
+        def ctype(cid: str) -> str:
+            return str(cid).split("/", 1)[0]
+
+        def ids(pipe: Any, role: str) -> list[str]:
+            return [str(i) for i in ((pipe or {}).get(role) or [])] if isinstance(pipe, dict) else []
+
+        as_exporter: dict[str, list[str]] = {}
+        as_receiver: dict[str, list[str]] = {}
+        for pname, pipe in pipelines.items():
+            for cid in ids(pipe, "exporters"):
+                if cid in connectors:
+                    as_exporter.setdefault(cid, []).append(str(pname))
+            for cid in ids(pipe, "receivers"):
+                if cid in connectors:
+                    as_receiver.setdefault(cid, []).append(str(pname))
+        # The collector refuses a connector that is not both an exporter of one pipeline and a receiver of another.
+        for cid in sorted(set(as_exporter) | set(as_receiver)):
+            if cid not in as_receiver:
+                self.p.add(where, f"connector {cid!r} is an exporter of {', '.join(as_exporter[cid])} but the receiver "
+                                  "of no pipeline")
+            if cid not in as_exporter:
+                self.p.add(where, f"connector {cid!r} is a receiver of {', '.join(as_receiver[cid])} but the exporter "
+                                  "of no pipeline")
+        sampled: dict[str, str] = {}     # pipeline -> why
+        changed = True
+        while changed:
+            changed = False
+            for pname, pipe in pipelines.items():
+                pname = str(pname)
+                if pname in sampled:
+                    continue
+                samplers = [p for p in ids(pipe, "processors") if ctype(p) in SAMPLER_TYPES]
+                if samplers:
+                    sampled[pname] = f"its processor {samplers[0]!r} samples"
+                else:
+                    for cid in ids(pipe, "receivers"):
+                        upstream = [u for u in as_exporter.get(cid, []) if u in sampled]
+                        if cid in connectors and upstream:
+                            sampled[pname] = f"it receives from {cid!r}, fed by sampled pipeline {upstream[0]!r}"
+                            break
+                if pname in sampled:
+                    changed = True
+        for kind in UNSAMPLED_CONNECTORS:
+            cids = sorted(c for c in connectors if ctype(c) == kind)
+            if not cids:
+                self.p.add(where, f"connectors has no {kind}: the gateway must compute "
+                                  f"{'service graph' if kind == 'servicegraph' else 'span'} metrics on every span")
+            for cid in cids:
+                feeders = [pn for pn in as_exporter.get(cid, []) if pn.split("/", 1)[0] == "traces"]
+                if not feeders:
+                    self.p.add(where, f"connector {cid!r} is not an exporter of any traces pipeline")
+                for pn in feeders:
+                    if pn in sampled:
+                        self.p.add(where, f"pipeline {pn!r} exports to {cid!r} after sampling ({sampled[pn]}): "
+                                          f"{cid} must see every span, ahead of tail_sampling")
+                if not any(pn.split("/", 1)[0] == "metrics" for pn in as_receiver.get(cid, [])):
+                    self.p.add(where, f"connector {cid!r} is not a receiver of any metrics pipeline: its metrics go "
+                                      "nowhere")
 
     def check_tail_sampling(self, cfg: dict, where: str) -> None:
         policies = cfg.get("policies")
@@ -718,8 +874,10 @@ class Checker:
                 self.p.add(f"{rel(gc.file)}:{line}", f"${{env:{m.group(1)}}} is not set on {cw}")
         cports = {p.get("containerPort") for p in c.get("ports") or []}
         doc = gc.doc
-        for section in ("receivers", "extensions"):
+        for section in ("receivers", "extensions", "exporters"):
             for cid, cfg in (doc.get(section) or {}).items():
+                if section == "exporters" and str(cid).split("/", 1)[0] not in LISTENING_EXPORTERS:
+                    continue  # an exporter's endpoint is where it sends, not where it listens
                 for key, value in flatten_keys(cfg or {}, f"{section}.{cid}"):
                     if key.endswith(".endpoint") and port_of(value) is not None and port_of(value) not in cports:
                         self.p.add(cw, f"{key} listens on {port_of(value)}, which is not a container port")
@@ -888,6 +1046,141 @@ class Checker:
                     self.p.add(f"{rel(env_example)}:{n}", f"{m.group(1)} is not one the agent reads "
                                                           "(not in --known-env)")
 
+    # ---- Grafana dashboards
+
+    def check_dashboards(self) -> None:
+        gdir = self.root / "deploy" / "grafana"
+        files = sorted(gdir.glob("*.json")) if gdir.is_dir() else []
+        if not files:
+            self.p.add(rel(gdir), "no Grafana dashboard (*.json)")
+        for f in files:
+            self.check_dashboard(f)
+
+    def check_dashboard(self, path: Path) -> None:
+        where = rel(path)
+        self.files_read.add(path.resolve())
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            self.p.add(where, f"cannot read: {e.strerror}")
+            return
+        except json.JSONDecodeError as e:
+            self.p.add(f"{where}:{e.lineno}", f"invalid JSON: {e.msg}")
+            return
+        if not isinstance(doc, dict) or not isinstance(doc.get("panels"), list):
+            self.p.add(where, "not a Grafana dashboard (no panels list)")
+            return
+        if not isinstance(doc.get("schemaVersion"), int) or doc["schemaVersion"] < 36:
+            self.p.add(where, f"schemaVersion {doc.get('schemaVersion')!r}: below 36 (Grafana 9), datasource "
+                              "references by uid are not understood")
+        # Template variables.
+        variables: dict[str, dict] = {}
+        for v in (doc.get("templating") or {}).get("list") or []:
+            name = v.get("name") if isinstance(v, dict) else None
+            if not name:
+                self.p.add(where, "a template variable has no name")
+            elif name in variables:
+                self.p.add(where, f"template variable {name!r} is declared twice")
+            else:
+                variables[name] = v
+        datasource_vars = {n: str(v.get("query")) for n, v in variables.items() if v.get("type") == "datasource"}
+
+        def check_datasource(ref: Any, at: str, expect: str | None = None) -> None:
+            if ref is None:
+                return
+            uid = ref.get("uid") if isinstance(ref, dict) else ref
+            if isinstance(uid, str) and uid in GRAFANA_BUILTIN_DATASOURCES:
+                return
+            m = re.fullmatch(r"\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)", str(uid)) if uid is not None else None
+            name = (m.group(1) or m.group(2)) if m else None
+            if name is None:
+                self.p.add(at, f"datasource {uid!r} is not a template variable: use ${{VAR}} of a datasource variable "
+                               "so the dashboard imports into any Grafana")
+            elif name not in datasource_vars:
+                self.p.add(at, f"datasource ${{{name}}} is not a declared datasource variable "
+                               f"(declared: {', '.join(sorted(datasource_vars)) or 'none'})")
+            elif expect and datasource_vars[name] != expect:
+                self.p.add(at, f"datasource ${{{name}}} is a {datasource_vars[name]} datasource, this query is {expect}")
+
+        def check_expr(expr: str, at: str) -> None:
+            for ref in sorted(variable_refs(expr) - set(variables)):
+                self.p.add(at, f"uses ${ref}, which is not a template variable of the dashboard")
+            if self.known_metrics is None:
+                return
+            for metric in sorted(promql_metric_names(expr)):
+                if metric not in self.known_metrics:
+                    self.p.add(at, f"metric {metric!r} is not one the agent exports (not in --known-metrics)")
+
+        for n, v in variables.items():
+            at = f"{where} variable {n}"
+            if v.get("type") == "query":
+                check_datasource(v.get("datasource"), at, "prometheus")
+                q = v.get("query")
+                q = q.get("query") if isinstance(q, dict) else q
+                for expr in variable_query_exprs(str(q or "")):
+                    check_expr(expr, at)
+        for i, a in enumerate((doc.get("annotations") or {}).get("list") or []):
+            check_datasource((a or {}).get("datasource"), f"{where} annotation {i + 1}")
+        # Panels: unique ids, grid positions inside 24 columns and not overlapping, datasources, queries.
+        ids: dict[Any, str] = {}
+        boxes: dict[bool, list[tuple[tuple[int, int, int, int], str]]] = {False: [], True: []}
+        links: list[tuple[str, str]] = [(f"{where} link {l.get('title')!r}", str(l.get("url", "")))
+                                        for l in doc.get("links") or [] if isinstance(l, dict)]
+        for p, nested in walk_panels(doc["panels"]):
+            title = p.get("title", "")
+            at = f"{where} panel {p.get('id')} {title!r}"
+            pid = p.get("id")
+            if not isinstance(pid, int):
+                self.p.add(at, "no integer id")
+            elif pid in ids:
+                self.p.add(at, f"id {pid} is also the id of panel {ids[pid]!r}")
+            else:
+                ids[pid] = title
+            g = p.get("gridPos") or {}
+            if not all(isinstance(g.get(k), int) for k in ("x", "y", "w", "h")):
+                self.p.add(at, "gridPos needs integer x, y, w and h")
+            else:
+                box = (g["x"], g["y"], g["w"], g["h"])
+                if g["x"] < 0 or g["y"] < 0 or g["w"] < 1 or g["h"] < 1 or g["x"] + g["w"] > GRAFANA_COLUMNS:
+                    self.p.add(at, f"gridPos {box} is outside the {GRAFANA_COLUMNS}-column grid")
+                for other, other_at in boxes[nested]:
+                    if (box[0] < other[0] + other[2] and other[0] < box[0] + box[2]
+                            and box[1] < other[1] + other[3] and other[1] < box[1] + box[3]):
+                        self.p.add(at, f"gridPos {box} overlaps panel {other_at.split(' panel ', 1)[1]} at {other}")
+                boxes[nested].append((box, at))
+            if p.get("type") == "row":
+                continue
+            panel_ds = p.get("datasource")
+            check_datasource(panel_ds, at)
+            for t in p.get("targets") or []:
+                if not isinstance(t, dict):
+                    continue
+                tat = f"{at} query {t.get('refId')}"
+                check_datasource(t.get("datasource"), tat, "prometheus" if "expr" in t else None)
+                if "expr" in t:
+                    check_expr(str(t["expr"]), tat)
+            for l in p.get("links") or []:
+                if isinstance(l, dict):
+                    links.append((f"{at} link {l.get('title')!r}", str(l.get("url", ""))))
+            for l in ((p.get("fieldConfig") or {}).get("defaults") or {}).get("links") or []:
+                if isinstance(l, dict):
+                    links.append((f"{at} data link {l.get('title')!r}", str(l.get("url", ""))))
+            if p.get("type") == "text":
+                for url in re.findall(r"\]\(([^)\s]+)\)", str((p.get("options") or {}).get("content", ""))):
+                    links.append((f"{at} text link", url))
+        for at, url in links:
+            for ref in sorted(variable_refs(url) - set(variables)):
+                self.p.add(at, f"uses ${ref}, which is not a template variable of the dashboard")
+        # A way from the metrics to the trace backend: some link names the trace backend's datasource variable.
+        backends = sorted(n for n, q in datasource_vars.items() if q in TRACE_BACKENDS)
+        if not backends:
+            self.p.add(where, "no datasource variable for the trace backend (type tempo or jaeger)")
+        elif not any(variable_refs(url) & set(backends) for _, url in links):
+            self.p.add(where, f"no dashboard, panel or data link opens the trace backend: no link URL uses "
+                              f"${{{backends[0]}}}")
+        elif not any(variable_refs(url) & set(backends) and variable_refs(url) - set(backends) for _, url in links):
+            self.p.add(where, f"the links to ${{{backends[0]}}} name no trace: none uses a variable for the trace ID")
+
     # ---- rendering with kustomize
 
     def render(self, tops: list[Kustomization]) -> None:
@@ -975,6 +1268,7 @@ class Checker:
         self.check_images()
         self.check_otlp_endpoints()
         self.check_systemd()
+        self.check_dashboards()
         if not self.args.no_render:
             self.render(tops)
         return self.finish()
@@ -988,6 +1282,8 @@ class Checker:
             print("NOTE environment variable names not checked (no --known-env)")
         if self.known_keys is None:
             print("NOTE config keys not checked (no --known-keys)")
+        if self.known_metrics is None:
+            print("NOTE dashboard metric names not checked (no --known-metrics)")
         if KV_VERSION:
             print(f"schemas: kubernetes-validate {KV_VERSION}, Kubernetes {self.args.k8s_version} (strict)"
                   + (f"; rendered {self.rendered} objects with kustomize" if self.rendered else ""))
@@ -1009,6 +1305,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--known-keys", action="append", metavar="FILE",
                     help="file of the agent's config keys as dotted paths, one per line (repeatable)")
     ap.add_argument("--key", action="append", metavar="DOTTED.PATH", help="one more known config key")
+    ap.add_argument("--known-metrics", action="append", metavar="FILE",
+                    help="file of the Prometheus series names the agent serves, one per line, as "
+                         "tools/agent_metric_names.py prints them (repeatable)")
+    ap.add_argument("--metric", action="append", metavar="NAME", help="one more known metric name")
     ap.add_argument("--no-render", action="store_true", help="do not render the kustomizations with kubectl/kustomize")
     args = ap.parse_args(argv)
     return Checker(args).run()
