@@ -1,11 +1,11 @@
+import TraceCore
 import RabbitMQ
-import Synchronization
 
 /// Turns "inputs through N are settled" into acknowledgements on each bus, from the agent's loop or from the task
 /// where an export finished (`SpanSink.onSettled`), whichever comes first: an acknowledgement goes out as soon as it
 /// may, so that prefetch never stalls waiting for the loop's next wakeup.
 final class Acknowledger: Sendable {
-    private let ledger = Mutex(DeliveryLedger())
+    private let ledger = Locked(DeliveryLedger())
     private let sources: [any MessageSource]
 
     init(sources: [any MessageSource]) {

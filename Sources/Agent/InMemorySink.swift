@@ -1,4 +1,3 @@
-import Synchronization
 import TraceCore
 
 /// Keeps spans in memory: for tests of the whole agent, and for a program that embeds it.
@@ -15,10 +14,10 @@ public final class InMemorySink: SpanSink, Sendable {
         var finished = false
         var onSettled: (@Sendable (Int64) -> Void)?
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(holding: Bool = false) {
-        state = Mutex(State(holding: holding))
+        state = Locked(State(holding: holding))
     }
 
     public func accept(_ spans: [Span], through input: Int64?, now: Int64) {

@@ -1,5 +1,4 @@
 import RabbitMQ
-import Synchronization
 import TraceCore
 
 /// A source fed by code: whatever calls `connect`, `deliver` and `tick` plays the broker. It makes the whole agent
@@ -20,7 +19,7 @@ public final class InMemorySource: MessageSource {
         var stopped = false
         var started = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let url: AMQPURL
 
     public init(url: AMQPURL = AMQPURL(host: "in-memory")) {

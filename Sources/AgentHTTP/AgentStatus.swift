@@ -1,4 +1,3 @@
-import Synchronization
 import TraceCore
 
 /// What the agent's HTTP endpoints report, updated by the consuming loop and read by the listener's threads.
@@ -17,12 +16,12 @@ public final class AgentStatus: Sendable {
         var busMetrics: BusREDMetrics?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// How long exports may fail before the agent reports itself not ready.
     public let exportFailureThreshold: Int64
 
     public init(tracesKept: Int, exportFailureThresholdSeconds: Double) {
-        state = Mutex(State(recent: RecentTraces(capacity: tracesKept)))
+        state = Locked(State(recent: RecentTraces(capacity: tracesKept)))
         exportFailureThreshold = Int64(exportFailureThresholdSeconds * 1e9)
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import Metrics
-import Synchronization
 import TraceCore
 
 /// When to send and how hard to retry; every default is documented in docs/operations.md.
@@ -77,9 +76,9 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
     private let now: @Sendable () -> Duration
     /// Sleeps on the injected clock until `now()` reaches the given time; throws when the task is cancelled.
     private let sleep: @Sendable (_ until: Duration) async throws -> Void
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// Called (outside the lock) whenever an export makes more deliveries acknowledgeable.
-    private let settled = Mutex<(@Sendable () -> Void)?>(nil)
+    private let settled = Locked<(@Sendable () -> Void)?>(nil)
 
     private struct Batch {
         enum Status { case inFlight, done, abandoned }
@@ -118,7 +117,7 @@ public final class BatchingExporter<Tag: Sendable>: Sendable {
         let origin = clock.now
         now = { origin.duration(to: clock.now) }
         sleep = { until in try await clock.sleep(until: origin.advanced(by: until), tolerance: nil) }
-        state = Mutex(State())
+        state = Locked(State())
     }
 
     public var counters: ExportCounters { state.withLock { $0.counters } }

@@ -1,6 +1,5 @@
 import CRabbitMQ
 import Foundation
-import Synchronization
 import TraceCore
 
 /// Consumes our queue on a dedicated thread and reports to the async world through `events`.
@@ -21,7 +20,7 @@ public final class BrokerSource: Sendable {
     public let events: AsyncStream<SourceEvent>
     private let continuation: AsyncStream<SourceEvent>.Continuation
     /// What to acknowledge, cancel, report and close; the AMQP thread carries out its actions.
-    private let machine = Mutex(AcknowledgementStateMachine())
+    private let machine = Locked(AcknowledgementStateMachine())
     /// Signalled by `acknowledge`, `stopConsuming` and `close`; the AMQP thread waits on it beside the socket.
     private let wakeFD: Int32
 

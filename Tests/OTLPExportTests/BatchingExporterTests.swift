@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 
 @testable import OTLPExport
@@ -58,7 +57,7 @@ struct BatchingExporterTests {
 
     /// What the exporter told the operator, in order.
     final class NoticeLog: Sendable {
-        private let notices = Mutex<[ExporterNotice]>([])
+        private let notices = Locked<[ExporterNotice]>([])
 
         func append(_ notice: ExporterNotice) { notices.withLock { $0.append(notice) } }
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 @testable import OTLPExport
 @testable import TraceCore
 
@@ -40,11 +38,11 @@ final class RecordingTransport: OTLPTransport {
     }
 
     private let clock: TestClock
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(clock: TestClock, script: [String: [Step]] = [:]) {
         self.clock = clock
-        state = Mutex(State(script: script))
+        state = Locked(State(script: script))
     }
 
     var attempts: [Attempt] { state.withLock { $0.attempts } }

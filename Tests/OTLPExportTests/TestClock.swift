@@ -1,4 +1,4 @@
-import Synchronization
+import TraceCore
 
 /// A clock that moves only when the test calls `advance(by:)`, so backoffs, the elapsed-time limit and the shutdown
 /// grace can be tested without waiting and without depending on how fast the machine is.
@@ -35,7 +35,7 @@ final class TestClock: Clock, Sendable {
         mutating func satisfiedWaiters() -> [CheckedContinuation<Void, Never>] { waiters.reached(sleepers.count) }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var now: Instant { state.withLock { $0.now } }
     var minimumResolution: Duration { .zero }
