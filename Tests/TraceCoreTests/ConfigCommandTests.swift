@@ -146,9 +146,27 @@ struct ConfigCommandTests {
         defer { for file in [keysFile, envFile] { try? FileManager.default.removeItem(at: file) } }
         try keys.stdout.write(to: keysFile, atomically: true, encoding: .utf8)
         try variables.stdout.write(to: envFile, atomically: true, encoding: .utf8)
+        // The metric names the agent's sources register, for the dashboard's PromQL (tools/agent_metric_names.py).
+        let metrics = try CLI.python([Repository.root.appendingPathComponent("tools/agent_metric_names.py").path])
+        #expect(metrics.status == 0 && metrics.stdout.contains("rpc_client_call_duration_seconds_bucket\n"), "\(metrics.stderr)")
+        let metricsFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-metrics-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: metricsFile) }
+        try metrics.stdout.write(to: metricsFile, atomically: true, encoding: .utf8)
         let result = try CLI.python([Repository.root.appendingPathComponent("tools/validate_manifests.py").path,
-                                    "--known-keys", keysFile.path, "--known-env", envFile.path])
+                                    "--known-keys", keysFile.path, "--known-env", envFile.path,
+                                    "--known-metrics", metricsFile.path])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("validated"), "\(result.stdout)")
+        #expect(!result.stdout.contains("NOTE dashboard metric names not checked"), "\(result.stdout)")
+    }
+
+    @Test("the validator's connector and dashboard checks each fail on a broken copy (tools/test_validate_manifests.py)")
+    func manifestValidatorRejectsBrokenViews() throws {
+        let result = try CLI.python([Repository.root.appendingPathComponent("tools/test_validate_manifests.py").path])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        // The self-test's cases, among them tail sampling ahead of the connectors and a dashboard with an unknown metric.
+        #expect(result.stdout.contains("ok   tail_sampling ahead of the connectors: ERROR"), "\(result.stdout)")
+        #expect(result.stdout.contains("ok   dashboard uses a metric the agent does not export: ERROR"), "\(result.stdout)")
+        #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
     }
 }
