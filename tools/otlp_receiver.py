@@ -24,7 +24,8 @@ Lines appended to --out (flushed after each); every line also has "tls": bool (t
 "client_cn": the subject CN of the client certificate under mutual TLS, else null:
   accepted: {"transport": "grpc"|"http-protobuf"|"http-json", "received_at": ns, "headers": {..}, "compressed": bool
              (null for gRPC: grpcio hides the message encoding), "spans": [{"trace_id", "span_id", "parent_span_id",
-             "name", "kind", "service", "host", "status_code", "message_id"}]}
+             "name", "kind", "service", "host", "status_code", "message_id",
+             "schema_urls": [ResourceSpans.schema_url, ScopeSpans.schema_url]}]}
              (+ "partial_rejected_spans": K when --partial-reject is in force)
   failed:   {"failed": HTTP status (int) or gRPC code name (str), "transport", "received_at", "headers",
              "retry_after": S or null}
@@ -211,6 +212,7 @@ def summarize(request):
                     "parent_span_id": span.parent_span_id.hex() or None, "name": span.name, "kind": span.kind,
                     "service": resource.get("service.name"), "host": resource.get("host.name"),
                     "status_code": span.status.code, "message_id": message_id,
+                    "schema_urls": [rs.schema_url, ss.schema_url],
                 })
     return spans
 

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import TraceCore
 import Testing
 
 /// tools/otlp_receiver.py: an OTLP receiver (gRPC and HTTP) on the official OpenTelemetry bindings, with fault
@@ -103,6 +104,9 @@ extension LiveBrokerTests {
             #expect(!accepted.isEmpty && accepted.allSatisfy { ($0["headers"] as? [String: String])?["x-scope-orgid"] == "tenant-7" })
             if transportProtocol == "http/protobuf" { #expect(accepted.allSatisfy { $0["compressed"] as? Bool == true }) }
             #expect(!receiver.records.contains { $0["rejected"] != nil }, "nothing the official bindings reject")
+            // The semantic-conventions version, on ResourceSpans and ScopeSpans, as the official bindings read it.
+            let schemaURLs = Set(accepted.flatMap { ($0["spans"] as? [[String: Any]] ?? []).compactMap { $0["schema_urls"] as? [String] } })
+            #expect(schemaURLs == [[TraceBridgeScope.schemaURL, TraceBridgeScope.schemaURL]], "schema_url: \(schemaURLs)")
         }
 
         @Test("TLS is verified by default: the test CA is trusted, a wrong CA is refused with a clear error, mTLS works",

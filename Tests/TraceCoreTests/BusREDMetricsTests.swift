@@ -26,7 +26,9 @@ import TestSupport
             let peer = options.serviceMap.service(of: target)?.service ?? "unknown"
             let outcome = op["outcome"]?.stringValue == "timeout" ? "timeout"
                 : (op["failure_visible_on_wire"] == .bool(true) ? "error" : "ok")
-            expected[[client.resource.service, peer, op["method"]?.stringValue ?? "unknown", outcome], default: 0] += 1
+            // `rpc.method` fully qualified: the endpoint's namespace, else the topic (semantic conventions v1.44.0).
+            let method = "\(op["namespace"]?.stringValue ?? op["topic"]?.stringValue ?? "-")/\(op["method"]?.stringValue ?? "unknown")"
+            expected[[client.resource.service, peer, method, outcome], default: 0] += 1
         }
         let actual = metrics.calls.histograms.mapValues(\.count)
         #expect(actual == expected, "\(fixture): calls \(actual), truth \(expected)")
@@ -68,7 +70,7 @@ import TestSupport
         let replay = try Replay(fixture: "g_timeout", options: GroundTruthTests.options(for: "g_timeout"))
         var metrics = BusREDMetrics()
         metrics.record(replay.spans)
-        #expect(metrics.calls.count(["nova-api", "nova-compute", "get_console_output", "timeout"]) == 1)
+        #expect(metrics.calls.count(["nova-api", "nova-compute", "compute/get_console_output", "timeout"]) == 1)
         #expect(metrics.publishes.histograms.keys.contains { $0[0] == "nova-api" && $0[4] == "unroutable" })
     }
 

@@ -283,7 +283,7 @@ struct QueueLayoutTests {
         let consumers = bus.only(.consumer)
         #expect(consumers.count == 1 && bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
         #expect(consumers[0].spanID == SpanIDScheme.spanID(role: .receive, identity: "b1", queue: "compute.compute-1"))
-        #expect(consumers[0][attribute: "messaging.rabbitmq.redelivered"] == nil)
+        #expect(consumers[0][attribute: "trace_bridge.redelivered"] == nil)
 
         // The first delivery was not seen (the agent started in between): the redelivery is the span, and says so
         // from the count alone (a broker may leave `redelivered` unset on a quorum queue's return).
@@ -291,12 +291,12 @@ struct QueueLayoutTests {
         late.publish(cast, routingKey: "compute.compute-1")
         _ = late.feed(Self.delivery(cast, queue: "compute.compute-1", connection: Self.listener1,
                                     headers: AMQPTable([("x-delivery-count", Self.long(1))]), at: late.time + 1))
-        #expect(late.only(.consumer).first?[attribute: "messaging.rabbitmq.redelivered"] == .bool(true))
+        #expect(late.only(.consumer).first?[attribute: "trace_bridge.redelivered"] == .bool(true))
         var flagged = Bus()
         flagged.publish(cast, routingKey: "compute.compute-1")
         _ = flagged.feed(Self.delivery(cast, queue: "compute.compute-1", connection: Self.listener1, redelivered: true,
                                        at: flagged.time + 1))
-        #expect(flagged.only(.consumer).first?[attribute: "messaging.rabbitmq.redelivered"] == .bool(true))
+        #expect(flagged.only(.consumer).first?[attribute: "trace_bridge.redelivered"] == .bool(true))
     }
 
     @Test("a call redelivered by a quorum queue gets one CONSUMER and one SERVER span")

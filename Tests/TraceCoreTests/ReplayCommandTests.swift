@@ -35,9 +35,9 @@ struct ReplayCommandTests {
         let result = try CLI.run(["replay", Repository.fixture("a_boot.jsonl").path, "--color", "never"])
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.filter { $0.hasPrefix("trace ") }.count == 2)
-        #expect(lines.contains { $0.contains("PRODUCER conductor.schedule_and_build_instances") && $0.hasSuffix("nova-api") })
-        #expect(lines.contains { $0.contains("CONSUMER build_and_run_instance receive") && $0.contains("nova-compute@compute-1") })
-        #expect(lines.filter { $0.contains("SERVER") && $0.contains("object_action process") }.count == 6)
+        #expect(lines.contains { $0.contains("PRODUCER publish nova:conductor [compute_task/schedule_and_build_instances]") && $0.hasSuffix("nova-api") })
+        #expect(lines.contains { $0.contains("CONSUMER process nova:compute.{server}:compute.{server} [compute/build_and_run_instance]") && $0.contains("nova-compute@compute-1") })
+        #expect(lines.filter { $0.contains("SERVER   conductor/object_action") && $0.hasSuffix("nova-conductor") }.count == 6)
         #expect(result.stderr.contains("60 messages (38 publish, 22 deliver), 60 spans in 2 traces"))
     }
 

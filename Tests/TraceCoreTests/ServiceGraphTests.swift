@@ -280,8 +280,7 @@ struct ServiceGraphTests {
 
     /// oslo.messaging's own spans and ours measure different things (its CONSUMER the handling, ours the delivery):
     /// span metrics must keep them in different series, whatever the `--sender-traced` policy.
-    @Test("with oslo.messaging's tracing on, its spans and ours are never one span-metrics series",
-          .disabled("issue 14: span model change pending"), arguments: [SynthesisOptions.SenderTracedPolicy.complement, .full])
+    @Test("with oslo.messaging's tracing on, its spans and ours are never one span-metrics series", arguments: [SynthesisOptions.SenderTracedPolicy.complement, .full])
     func otelSeriesApart(policy: SynthesisOptions.SenderTracedPolicy) throws {
         try Self.checkOtelSeriesApart(policy: policy)
     }
@@ -297,7 +296,7 @@ struct ServiceGraphTests {
 
     /// Semantic conventions v1.44.0 (docs/messaging/messaging-spans.md, rabbitmq.md, docs/rpc/rpc-spans.md,
     /// docs/general/recording-errors.md), where they apply to our spans.
-    @Test("span names, kinds and keys follow the semantic conventions v1.44.0", .disabled("issue 14: span model change pending"), arguments: GroundTruthTests.fixtures)
+    @Test("span names, kinds and keys follow the semantic conventions v1.44.0", arguments: GroundTruthTests.fixtures)
     func semanticConventions(fixture: String) throws {
         try Self.checkSemanticConventions(fixture: fixture)
     }

@@ -236,7 +236,8 @@ struct CallSynthesisTests {
         #expect(bus.only(.consumer).count == 2)
         #expect(Set(bus.only(.consumer).map(\.resource.service)) == ["nova-scheduler"])
         #expect(bus.synthesizer.counters.skipped[.duplicateDelivery] == 1)
-        #expect(bus.only(.producer)[0].name == "scheduler.update_instance_info")
+        #expect(bus.only(.producer)[0].name == "publish scheduler_fanout")
+        #expect(Set(bus.only(.consumer).map(\.name)) == ["process scheduler_fanout:scheduler_fanout_{id}"], "one name for every listener")
     }
 
     @Test("no-self-rpc: a handler is never inferred as the sender of a message to its own service")

@@ -99,30 +99,17 @@ public struct BusREDMetrics: Sendable {
             // wait as `trace_bridge.queue_wait_ns` (Tests/TraceCoreTests/ProposedSpanModel.swift): read that when present.
             var wait = seconds
             if case .int(let nanoseconds)? = span[attribute: "trace_bridge.queue_wait_ns"] { wait = Double(nanoseconds) / 1e9 }
-            queueWait.observe([queueTemplate(queue), span.resource.service], wait)
+            queueWait.observe([serviceMap.queueTemplate(queue), span.resource.service], wait)
         case .producer:
             // Calls too: a call's request is a message sent like a cast (its round trip is in `calls`).
             let kind = Self.string(span, AttributeKey.openstackMessageKind) ?? "unknown"
             let name = Self.string(span, AttributeKey.openstackNotificationEventType) ?? method
             let priority = Self.string(span, AttributeKey.openstackNotificationPriority)?.lowercased() ?? ""
-            let unroutable = span[attribute: AttributeKey.messagingRabbitmqUnroutable] == .bool(true)
+            let unroutable = span[attribute: AttributeKey.traceBridgeUnroutable] == .bool(true)
             publishes.observe([span.resource.service, kind, name, priority, unroutable ? "unroutable" : "ok"], 0)
         case .internal:
             return
         }
-    }
-
-    /// A queue name without hosts or IDs: `compute.compute-1` → `compute.{server}`, `reply_…` → `reply_{id}`,
-    /// `scheduler_fanout_<uuid>` → `scheduler_fanout_{id}`; notification queues keep their priority.
-    func queueTemplate(_ queue: String) -> String {
-        let target = serviceMap.target(ofQueue: queue)
-        if target.isReplyQueue { return "reply_{id}" }
-        if target.isStreamQueue { return queue }
-        if target.isFanoutQueue { return "\(target.topic)_fanout_{id}" }
-        if target.server != nil, !(serviceMap.topics[target.topic]?.isNotificationTopic ?? false) {
-            return "\(target.topic).{server}"
-        }
-        return queue
     }
 
     static func string(_ span: Span, _ key: String) -> String? {

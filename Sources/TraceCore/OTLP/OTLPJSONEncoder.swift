@@ -26,8 +26,10 @@ public enum OTLPJSONEncoder {
             writer.beginArray()
             for span in group.spans { write(span, to: &writer) }
             writer.endArray()
+            writer.key("schemaUrl"); writer.string(TraceBridgeScope.schemaURL)
             writer.endObject()
             writer.endArray()
+            writer.key("schemaUrl"); writer.string(TraceBridgeScope.schemaURL)
             writer.endObject()
         }
         writer.endArray()

@@ -55,9 +55,13 @@ public struct OTLPProtobufEncoder {
             spanSizes.append(size)
             spans += Self.lengthDelimited(size)
         }
-        let scopeSpans = Self.lengthDelimited(Self.scopeSize) + spans
+        let scopeSpans = Self.lengthDelimited(Self.scopeSize) + spans + Self.schemaURLSize
         return Self.lengthDelimited(Self.attributesSize(group.attributes)) + Self.lengthDelimited(scopeSpans)
+            + Self.schemaURLSize
     }
+
+    /// `schema_url` (field 3 of both ResourceSpans and ScopeSpans).
+    private static let schemaURLSize = stringFieldSize(TraceBridgeScope.schemaURL)
 
     private static let scopeSize =
         stringFieldSize(TraceBridgeScope.name) + stringFieldSize(TraceBridgeScope.version)
@@ -132,7 +136,7 @@ public struct OTLPProtobufEncoder {
         var spans = 0
         for index in spanIndex..<spanIndex + group.spans.count { spans += Self.lengthDelimited(sizes[index]) }
         out.tag(2, .lengthDelimited)  // ResourceSpans.scope_spans
-        out.varint(UInt64(Self.lengthDelimited(Self.scopeSize) + spans))
+        out.varint(UInt64(Self.lengthDelimited(Self.scopeSize) + spans + Self.schemaURLSize))
         out.tag(1, .lengthDelimited)  // ScopeSpans.scope
         out.varint(UInt64(Self.scopeSize))
         out.string(1, TraceBridgeScope.name)
@@ -143,6 +147,10 @@ public struct OTLPProtobufEncoder {
             spanIndex += 1
             Self.writeSpan(span, &out)
         }
+        // Field order as SwiftProtobuf writes it (the byte-for-byte test compares): ScopeSpans.schema_url after
+        // its spans, then ResourceSpans.schema_url after its scope_spans.
+        out.string(3, TraceBridgeScope.schemaURL)
+        out.string(3, TraceBridgeScope.schemaURL)
     }
 
     private static func writeSpan(_ span: Span, _ out: inout ProtobufCursor) {

@@ -2,6 +2,9 @@
 public enum TraceBridgeScope {
     public static let name = "trace-bridge"
     public static let version = "0.1.0"
+    /// The semantic-conventions version our span names and attributes follow (docs/synthesis.md "Semantic
+    /// conventions"), on every ResourceSpans and ScopeSpans: a backend or collector can translate by it.
+    public static let schemaURL = "https://opentelemetry.io/schemas/1.44.0"
 }
 
 /// Spans grouped the way OTLP carries them: one ResourceSpans per (service, host).

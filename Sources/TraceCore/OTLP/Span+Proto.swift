@@ -21,7 +21,9 @@ extension Opentelemetry_Proto_Trace_V1_ResourceSpans {
         scopeSpans.scope.name = TraceBridgeScope.name
         scopeSpans.scope.version = TraceBridgeScope.version
         scopeSpans.spans = group.spans.map(Opentelemetry_Proto_Trace_V1_Span.init)
+        scopeSpans.schemaURL = TraceBridgeScope.schemaURL
         self.scopeSpans = [scopeSpans]
+        schemaURL = TraceBridgeScope.schemaURL
     }
 }
 

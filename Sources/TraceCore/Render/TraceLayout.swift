@@ -65,4 +65,15 @@ public struct TraceLayout: Sendable {
         if nanos < 1_000_000_000 { return String(format1: value / 1_000_000) + "ms" }
         return String(format2: value / 1_000_000_000) + "s"
     }
+
+    /// What a PRODUCER's or CONSUMER's message is, for people reading a trace: its `rpc.method` or notification
+    /// event type. Their span names follow the conventions (`publish nova:conductor`) and name the destination only,
+    /// which is what span metrics need but not what a reader looks for. Nil for CLIENT and SERVER (named by it).
+    public static func message(of span: Span) -> String? {
+        guard span.kind == .producer || span.kind == .consumer else { return nil }
+        for key in [AttributeKey.openstackNotificationEventType, AttributeKey.rpcMethod] {
+            if case .string(let value)? = span[attribute: key] { return value }
+        }
+        return nil
+    }
 }

@@ -1,5 +1,5 @@
-/// Renders spans as one indented waterfall per trace: offset from the trace start, duration, kind, name,
-/// service@host and status. Pure: the caller decides where the text goes and whether it is coloured.
+/// Renders spans as one indented waterfall per trace: offset from the trace start, duration, kind, name (with
+/// the method or event type of a PRODUCER or CONSUMER, which its name no longer carries), service@host and status. Pure: the caller decides where the text goes and whether it is coloured.
 public struct TraceTreeRenderer {
     public var colour: Bool
 
@@ -25,7 +25,7 @@ public struct TraceTreeRenderer {
             out += [
                 Self.pad(offset, 11, left: true), Self.pad(Self.duration(span.endTime - span.startTime), 10, left: true),
                 "  " + String(repeating: "  ", count: row.depth) + paint(Self.pad(span.kind.name, 8, left: false), "2"),
-                " " + span.name,
+                " " + span.name + (TraceLayout.message(of: span).map { " [\($0)]" } ?? ""),
                 "  " + paint(span.resource.description, "36"),
                 span.status.code == .error ? "  " + paint("ERROR " + span.status.message.prefix(120), "31") : "",
             ].joined() + "\n"

@@ -55,6 +55,7 @@ public struct TraceWebRenderer {
                 out += "<td class=\"num\">\(TraceLayout.duration(span.endTime - span.startTime))</td>"
                 out += "<td class=\"name\" style=\"padding-left:\(6 + row.depth * 16)px\"><span class=\"kind\">\(span.kind.name)</span> "
                 out += Self.escape(span.name)
+                if let message = TraceLayout.message(of: span) { out += " [" + Self.escape(message) + "]" }
                 if isError { out += " <span class=\"status\">ERROR \(Self.escape(String(span.status.message.prefix(160))))</span>" }
                 out += "</td><td class=\"svc\">\(Self.escape(span.resource.description))</td>"
                 out += "<td class=\"bar\"><div class=\"track\"><div class=\"fill \(span.kind.name)\(isError ? " error" : "")\" "

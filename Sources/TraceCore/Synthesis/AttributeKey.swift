@@ -14,13 +14,20 @@ public enum AttributeKey {
     public static let messagingMessageBodySize = "messaging.message.body.size"
     public static let messagingOperationType = "messaging.operation.type"
     public static let messagingOperationName = "messaging.operation.name"
-    public static let messagingRabbitmqRedelivered = "messaging.rabbitmq.redelivered"
-    public static let messagingRabbitmqUnroutable = "messaging.rabbitmq.unroutable"
+    /// The destination without hosts or IDs (`nova:compute.{server}`): the low-cardinality part of a span name.
+    public static let messagingDestinationTemplate = "messaging.destination.template"
 
-    // MARK: RPC (semantic conventions)
-    public static let rpcSystem = "rpc.system"
-    public static let rpcService = "rpc.service"
+    // MARK: RPC (semantic conventions v1.44.0: `rpc.system.name`, and `rpc.method` fully qualified)
+    public static let rpcSystemName = "rpc.system.name"
+    /// `<namespace or topic>/<method>`: `compute/build_and_run_instance`; equal to the CLIENT and SERVER span names.
     public static let rpcMethod = "rpc.method"
+
+    // MARK: The service a CLIENT or PRODUCER talks to (service graphs' virtual nodes when nothing answered)
+    /// The current convention's key.
+    public static let servicePeerName = "service.peer.name"
+    /// Deprecated by the conventions but the key the collector's `servicegraph` connector and Tempo read by default
+    /// (`virtual_node_peer_attributes`, `peer_attributes`): both are written.
+    public static let peerService = "peer.service"
 
     // MARK: OpenStack: what oslo.messaging and the request context say (docs/synthesis.md "Attributes")
     public static let openstackMessageKind = "openstack.message.kind"
@@ -48,6 +55,11 @@ public enum AttributeKey {
     public static let traceBridgeCallEnd = "trace_bridge.call_end"
     /// `ambiguous`: equally good handlers about different instances could have caused it; parented on what is certain.
     public static let traceBridgeCause = "trace_bridge.cause"
+    /// The broker delivered the message before (`redelivered`, or a quorum queue's `x-delivery-count`). Not
+    /// `messaging.rabbitmq.*`: the convention defines no such key in its namespace.
+    public static let traceBridgeRedelivered = "trace_bridge.redelivered"
+    /// The broker routed the publish to no queue (the firehose's `routed_queues` was empty).
+    public static let traceBridgeUnroutable = "trace_bridge.unroutable"
 
     // MARK: Resource (semantic conventions)
     public static let serviceName = "service.name"

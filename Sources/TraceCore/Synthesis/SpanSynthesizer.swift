@@ -172,22 +172,29 @@ public struct SpanSynthesizer {
 
         // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
         let common = commonAttributes(message, event: event, identity: identity, target: target)
+        // The service the message is for, when the map names one: a service graph's virtual node when nothing
+        // answers (a timed-out call, an unroutable publish).
+        let peer = destination.flatMap { $0.isUnknown ? nil : $0.service }
+        let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey)
         var attributes = common
         attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
+        attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
+        if let peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
         if causeAmbiguous { attributes.append(Self.ambiguousCause) }
+        // Only a publish the broker could not route failed. An ERROR-priority notification was sent fine: its
+        // priority is an attribute, not the span's status.
         var status = Span.Status.unset
         if let routed = event.routedQueues, routed.isEmpty {
             status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
-            attributes.append(Attribute(AttributeKey.messagingRabbitmqUnroutable, .bool(true)))
-        } else if message.kind == .notification, message.priority?.uppercased() == "ERROR" {
-            status = .error(message.eventType ?? "error notification")
+            attributes.append(Attribute(AttributeKey.errorType, .string("unroutable")))
+            attributes.append(Attribute(AttributeKey.traceBridgeUnroutable, .bool(true)))
         }
         if emitProducer {
             spans.append(Span(
                 traceID: context.traceID, spanID: producerID, parentSpanID: context.parent,
                 parentIsRemote: context.parentIsRemote, traceState: context.traceState,
-                name: Self.producerName(message, target: target), kind: .producer,
+                name: "publish \(template)", kind: .producer,
                 startTime: event.time, endTime: event.time, attributes: attributes, status: status,
                 resource: sender))
         }
@@ -220,8 +227,7 @@ public struct SpanSynthesizer {
                 monitorInterval: message.monitorTimeout.flatMap { seconds in
                     seconds.isFinite && seconds > 0 ? Int64(min(seconds, Double(Self.maximumTimeout) / 1e9) * 1e9) : nil
                 },
-                lastProgress: event.time, name: "\(Self.producerName(message, target: target)) call",
-                method: message.method ?? "unknown",
+                lastProgress: event.time, name: Self.rpcMethod(message, target: target), peer: peer,
                 attributes: common + (event.properties.expirationMilliseconds.map {
                     [Attribute(AttributeKey.openstackRpcTimeoutMS, .int($0))]
                 } ?? []), causeAmbiguous: causeAmbiguous)
@@ -350,9 +356,12 @@ public struct SpanSynthesizer {
 
         let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
         var attributes = commonAttributes(message, event: event, identity: identity, target: target)
-        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("receive")))
-        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("deliver")))
+        // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
+        let template = options.serviceMap.deliveryTemplate(exchange: event.exchange, routingKey: event.routingKey, queue: queue)
+        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
+        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
         attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
+        attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
         if published == nil || !observed {
             // The publish was not seen (hypervisor role, or before we started), or the delivery was not (a mode
             // without its deliveries): no queue wait to show.
@@ -362,13 +371,13 @@ public struct SpanSynthesizer {
         // Quorum queues count deliveries in `x-delivery-count` (shown in the deliver event's `properties`); either
         // signal says the broker delivered the message before.
         if observed, event.redelivered || (headers?["x-delivery-count"]?.integerValue ?? 0) > 0 {
-            attributes.append(Attribute(AttributeKey.messagingRabbitmqRedelivered, .bool(true)))
+            attributes.append(Attribute(AttributeKey.traceBridgeRedelivered, .bool(true)))
         }
         if receiver.isUnknown { attributes.append(Attribute(AttributeKey.traceBridgeUnknownQueue, .string(queue))) }
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
         if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
             traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
-            traceState: context.traceState, name: "\(Self.operationName(message)) receive", kind: .consumer,
+            traceState: context.traceState, name: "process \(template)", kind: .consumer,
             startTime: published?.time ?? event.time, endTime: event.time, attributes: attributes,
             resource: receiver)) }
 
@@ -464,10 +473,12 @@ public struct SpanSynthesizer {
                 }
             }
             var attributes = call.attributes
-            attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
+            if let failure = message.failure {
+                attributes.append(Attribute(AttributeKey.errorType, .string(failure.qualifiedName)))
+            }
             spans.append(Span(
                 traceID: call.traceID, spanID: server.spanID, parentSpanID: server.consumerSpanID,
-                parentIsRemote: false, traceState: call.traceState, name: "\(call.method) process", kind: .server,
+                parentIsRemote: false, traceState: call.traceState, name: call.name, kind: .server,
                 startTime: server.deliveredAt, endTime: event.time, attributes: attributes,
                 events: failureEvents(message.failure, at: event.time),
                 status: message.failure.map { .error(Self.statusMessage($0)) } ?? .unset, resource: server.callee))
@@ -524,6 +535,7 @@ public struct SpanSynthesizer {
         }
         var attributes = call.attributes
         if endedAtReplyPublish { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string("reply_published"))) }
+        if let peer = call.peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
         if call.causeAmbiguous { attributes.append(Self.ambiguousCause) }
         var events: [Span.Event] = []
         let status: Span.Status
@@ -674,21 +686,19 @@ extension SpanSynthesizer {
 
     // MARK: Names and attributes
 
-    /// `<topic>.<method>` (topic only, never the server: names stay low-cardinality), or the notification's
-    /// event type.
-    static func producerName(_ message: OsloMessage, target: ServiceMap.Target) -> String {
-        switch message.kind {
-        case .notification: message.eventType ?? "notification"
-        default: "\(target.topic).\(message.method ?? "unknown")"
-        }
+    /// `rpc.method`, fully qualified as the conventions ask: the endpoint's `namespace` when the call names one
+    /// (`baseapi/ping`), else the topic (`compute/build_and_run_instance`). Also the CLIENT and SERVER span names.
+    static func rpcMethod(_ message: OsloMessage, target: ServiceMap.Target) -> String {
+        "\(message.namespace ?? target.topic)/\(message.method ?? "unknown")"
+    }
+
+    /// `service.peer.name` and, for the service-graph tools that read only it, the deprecated `peer.service`.
+    static func peerAttributes(_ peer: String) -> [Attribute] {
+        [Attribute(AttributeKey.servicePeerName, .string(peer)), Attribute(AttributeKey.peerService, .string(peer))]
     }
 
     /// `trace_bridge.cause=ambiguous`: the span hangs on a common ancestor, not on a guessed handler.
     static let ambiguousCause = Attribute(AttributeKey.traceBridgeCause, .string("ambiguous"))
-
-    static func operationName(_ message: OsloMessage) -> String {
-        message.kind == .notification ? (message.eventType ?? "notification") : (message.method ?? "unknown")
-    }
 
     static func messageKind(_ message: OsloMessage, event: BusEvent) -> String {
         switch message.kind {
@@ -715,9 +725,8 @@ extension SpanSynthesizer {
             attributes.append(Attribute(AttributeKey.messagingMessageConversationID, .string(msgID)))
         }
         if message.kind == .request {
-            attributes.append(Attribute(AttributeKey.rpcSystem, .string("oslo_messaging")))
-            attributes.append(Attribute(AttributeKey.rpcService, .string(message.namespace ?? target.topic)))
-            if let method = message.method { attributes.append(Attribute(AttributeKey.rpcMethod, .string(method))) }
+            attributes.append(Attribute(AttributeKey.rpcSystemName, .string("oslo_messaging")))
+            attributes.append(Attribute(AttributeKey.rpcMethod, .string(Self.rpcMethod(message, target: target))))
             if let version = message.version { attributes.append(Attribute(AttributeKey.openstackRpcVersion, .string(version))) }
         }
         if message.kind == .notification {
@@ -788,8 +797,10 @@ extension SpanSynthesizer {
         /// The call-monitor interval (`_timeout`, s): no heartbeat or reply for this long is a timeout too.
         var monitorInterval: Int64?
         var lastProgress: Int64
+        /// `rpc.method`: the CLIENT's and the SERVER's name.
         var name: String
-        var method: String
+        /// The service the map names for the call's target (`service.peer.name` on the CLIENT).
+        var peer: String?
         var attributes: [Attribute]
         var server: ServerSide?
         var replyPublishedAt: Int64?
