@@ -175,7 +175,7 @@ public struct SpanSynthesizer {
         // The service the message is for, when the map names one: a service graph's virtual node when nothing
         // answers (a timed-out call, an unroutable publish).
         let peer = destination.flatMap { $0.isUnknown ? nil : $0.service }
-        let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey)
+        let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey, target: target)
         var attributes = common
         attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
@@ -357,7 +357,9 @@ public struct SpanSynthesizer {
         let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
         var attributes = commonAttributes(message, event: event, identity: identity, target: target)
         // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
-        let template = options.serviceMap.deliveryTemplate(exchange: event.exchange, routingKey: event.routingKey, queue: queue)
+        let destination = options.serviceMap.destinationTemplate(
+            exchange: event.exchange, routingKey: event.routingKey, target: target)
+        let template = "\(destination):\(options.serviceMap.queueTemplate(queue, target: queueTarget))"
         attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
         attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
