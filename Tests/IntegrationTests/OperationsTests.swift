@@ -107,6 +107,13 @@ extension LiveBrokerTests {
             #expect(metrics["trace_bridge_broker_connected"] == 1)
             #expect((metrics["trace_bridge_export_duration_seconds_count{outcome=\"accepted\"}"] ?? 0) >= 1)
             #expect(metrics["trace_bridge_correlation_entries"] != nil && metrics["trace_bridge_prefetch_in_use"] != nil)
+            // The names the dashboard is validated against (tools/agent_metric_names.py, read from the sources) cover
+            // every series a real agent serves: a name the script misreads, or a registration it cannot see, fails here.
+            let listed = try CLI.python([Repository.root.appendingPathComponent("tools/agent_metric_names.py").path])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            let known = Set(listed.stdout.split(separator: "\n").map(String.init))
+            let servedNames = Set(metrics.keys.map { String($0.prefix { $0 != "{" && $0 != " " }) })
+            #expect(servedNames.count > 20 && servedNames.isSubset(of: known), "served but not listed: \(servedNames.subtracting(known).sorted())")
 
             // /traces and /traces.json: the traces the receiver got, as waterfalls.
             let json = try httpGet(base + "/traces.json")
