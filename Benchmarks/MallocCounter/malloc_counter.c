@@ -3,6 +3,7 @@
 // these, which count and forward to glibc's own entry points. Linked only into trace-bridge-bench.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,3 +78,7 @@ static uint64_t bytes;
 uint64_t tb_malloc_calls(void) { return __atomic_load_n(&calls, __ATOMIC_RELAXED); }
 uint64_t tb_malloc_bytes(void) { return __atomic_load_n(&bytes, __ATOMIC_RELAXED); }
 int tb_malloc_counting(void) { return tb_malloc_calls() > 0; }
+
+uint64_t tb_heap_in_use(void) {
+    return (uint64_t)mallinfo2().uordblks;
+}

@@ -13,6 +13,10 @@
 //                compare it with synthesize: encode does not include it)
 //   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
 //   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
+//
+//   trace-bridge-bench FILE memory [CAPACITY...]
+//
+// measures the correlation state instead: heap bytes per entry at each --correlation-capacity (measureMemory).
 // One JSON line per stage on standard output: messages, spans, wall and CPU seconds, µs per message, heap
 // allocations and bytes per message (counted by CMallocCounter), then the process's peak RSS.
 // Benchmarks/replay_export.sh runs it; Benchmarks/RESULTS.md has the figures.
@@ -93,7 +97,45 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
     return result
 }
 
+/// `memory` mode: what the correlation state costs. For each capacity, replays the file through the pipeline (the
+/// reorder window and synthesis, spans discarded) and samples, every 500 messages, the entries held
+/// (`SpanSynthesizer.correlationEntries`: publishes, calls, requests, deliveries) and the heap in use (glibc's
+/// `mallinfo2().uordblks`, `tb_heap_in_use`, which frees lower, unlike RSS). Bytes per entry = (heap at the most entries − heap
+/// before the run) / those entries: everything the tables hold, keys, records and the tables' own storage, and the
+/// little a message in flight holds. One JSON line per capacity.
+func measureMemory(_ path: String, capacities: [Int]) {
+    for capacity in capacities {
+        let heapBefore = Int(tb_heap_in_use())
+        var pipeline = EventPipeline(options: SynthesisOptions(correlationCapacity: capacity))
+        var messages = 0, peakEntries = 0, heapAtPeak = heapBefore, peakHeap = heapBefore
+        forEachLine(path) { line, number in
+            _ = pipeline.process(line: line, number: number)
+            messages += 1
+            guard messages % 500 == 0 else { return }
+            let entries = pipeline.synthesizer.correlationEntries
+            let heap = Int(tb_heap_in_use())
+            if entries >= peakEntries { (peakEntries, heapAtPeak) = (entries, heap) }
+            peakHeap = max(peakHeap, heap)
+        }
+        let atPeak: Int = heapAtPeak - heapBefore, highest: Int = peakHeap - heapBefore
+        let line: [String: Any] = [
+            "capacity": capacity, "messages": messages, "peak_entries": peakEntries,
+            "heap_at_peak_mib": (Double(atPeak) / 104_857.6).rounded() / 10,
+            "peak_heap_mib": (Double(highest) / 104_857.6).rounded() / 10,
+            "bytes_per_entry": peakEntries > 0 ? atPeak / peakEntries : 0,
+        ]
+        if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
+            print(String(decoding: json, as: UTF8.self))
+        }
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
+if arguments.count >= 2, arguments.dropFirst().first == "memory", let path = arguments.first {
+    let capacities = arguments.dropFirst(2).compactMap { Int($0) }
+    measureMemory(path, capacities: capacities.isEmpty ? [10_000, 25_000, 50_000, 100_000] : capacities)
+    exit(0)
+}
 guard let path = arguments.first, !path.hasPrefix("-") else {
     print("usage: trace-bridge-bench FILE [\(Stage.allCases.map(\.rawValue).joined(separator: "|"))...]")
     exit(64)

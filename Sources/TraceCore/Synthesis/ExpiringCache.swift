@@ -15,6 +15,11 @@ struct ExpiringCache<Key: Hashable, Value> {
     private var order: [(key: Key, generation: UInt64, insertedAt: Int64)] = []
     private var head = 0
     private var nextGeneration: UInt64 = 0
+    /// Slots in `order[head...]` whose entry was removed or replaced since. They used to stay until eviction reached
+    /// them, and eviction stops at the oldest live entry: under a 15-minute age bound `order` held a slot for every
+    /// insert of the last 15 minutes (every answered call, every re-inserted request), however few entries were
+    /// live. Compacted once they outnumber the live entries (amortized O(1) per insert).
+    private var staleSlots = 0
 
     init(capacity: Int, maximumAge: Int64) {
         precondition(capacity > 0 && maximumAge > 0)
@@ -35,8 +40,8 @@ struct ExpiringCache<Key: Hashable, Value> {
                 } else {
                     fatalError("ExpiringCache: insert with insert(_:for:at:) so the entry gets an age")
                 }
-            } else {
-                entries[key] = nil
+            } else if entries.removeValue(forKey: key) != nil {
+                staleSlots += 1
             }
         }
     }
@@ -44,13 +49,17 @@ struct ExpiringCache<Key: Hashable, Value> {
     /// Inserts or replaces; a replaced entry counts as new for its age.
     mutating func insert(_ value: Value, for key: Key, at time: Int64) {
         nextGeneration += 1
-        entries[key] = Entry(value: value, insertedAt: time, generation: nextGeneration)
+        if entries.updateValue(Entry(value: value, insertedAt: time, generation: nextGeneration), forKey: key) != nil {
+            staleSlots += 1  // the replaced entry's slot
+        }
         order.append((key, nextGeneration, time))
     }
 
     @discardableResult
     mutating func removeValue(for key: Key) -> Value? {
-        entries.removeValue(forKey: key)?.value
+        guard let removed = entries.removeValue(forKey: key) else { return nil }
+        staleSlots += 1
+        return removed.value
     }
 
     /// Removes what is over capacity or older than `maximumAge` at `now`, oldest first.
@@ -60,6 +69,7 @@ struct ExpiringCache<Key: Hashable, Value> {
             let oldest = order[head]
             guard let entry = entries[oldest.key], entry.generation == oldest.generation else {
                 head += 1  // removed or replaced since: a stale order slot
+                staleSlots -= 1
                 continue
             }
             guard entries.count > capacity || now - entry.insertedAt > maximumAge else { break }
@@ -67,7 +77,11 @@ struct ExpiringCache<Key: Hashable, Value> {
             evicted.append((oldest.key, entry.value))
             head += 1
         }
-        if head > 1024, head * 2 > order.count {
+        if staleSlots > 1024, staleSlots > entries.count {
+            order = order[head...].filter { entries[$0.key]?.generation == $0.generation }
+            head = 0
+            staleSlots = 0
+        } else if head > 1024, head * 2 > order.count {
             order.removeFirst(head)
             head = 0
         }
@@ -76,11 +90,15 @@ struct ExpiringCache<Key: Hashable, Value> {
 
     var keys: some Collection<Key> { entries.keys }
 
+    /// Insertion-order slots held, live and stale (for the test that bounds them).
+    var slotCount: Int { order.count - head }
+
     mutating func removeAll() -> [(key: Key, value: Value)] {
         let all = entries.map { ($0.key, $0.value.value) }
         entries.removeAll()
         order.removeAll()
         head = 0
+        staleSlots = 0
         return all
     }
 }
