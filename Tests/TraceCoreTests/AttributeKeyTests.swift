@@ -18,7 +18,7 @@ import TestSupport
             "openstack.notification.event_type", "openstack.notification.priority",
             "openstack.notification.publisher_id", "openstack.project_id", "openstack.request_id",
             "openstack.rpc.version", "openstack.user_id", "rpc.method", "rpc.system.name",
-            "messaging.destination.template", "error.type", "peer.service", "service.peer.name",
+            "messaging.destination.template", "error.type", "peer.service", "service.peer.name", "server.address",
         ],
         "CONSUMER": [
             "messaging.destination.name", "messaging.destination.subscription.name", "messaging.message.body.size",
@@ -28,7 +28,7 @@ import TestSupport
             "openstack.notification.event_type", "openstack.notification.priority",
             "openstack.notification.publisher_id", "openstack.project_id", "openstack.request_id",
             "openstack.rpc.version", "openstack.user_id", "rpc.method", "rpc.system.name",
-            "messaging.destination.template",
+            "messaging.destination.template", "server.address",
         ],
         "CLIENT": [
             "error.type", "messaging.destination.name", "messaging.message.body.size",
@@ -112,7 +112,7 @@ import TestSupport
             AttributeKey.messagingMessageBodySize, AttributeKey.messagingOperationType,
             AttributeKey.messagingOperationName, AttributeKey.messagingDestinationTemplate,
             AttributeKey.traceBridgeRedelivered, AttributeKey.traceBridgeUnroutable, AttributeKey.rpcSystemName,
-            AttributeKey.rpcMethod, AttributeKey.servicePeerName, AttributeKey.peerService, AttributeKey.openstackMessageKind, AttributeKey.openstackRpcVersion,
+            AttributeKey.rpcMethod, AttributeKey.servicePeerName, AttributeKey.peerService, AttributeKey.serverAddress, AttributeKey.openstackMessageKind, AttributeKey.openstackRpcVersion,
             AttributeKey.openstackRpcTimeoutMS, AttributeKey.openstackRequestID, AttributeKey.openstackGlobalRequestID,
             AttributeKey.openstackProjectID, AttributeKey.openstackUserID, AttributeKey.openstackNotificationEventType,
             AttributeKey.openstackNotificationPriority, AttributeKey.openstackNotificationPublisherID,

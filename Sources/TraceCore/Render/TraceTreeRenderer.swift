@@ -1,5 +1,6 @@
 /// Renders spans as one indented waterfall per trace: offset from the trace start, duration, kind, name (with
-/// the method or event type of a PRODUCER or CONSUMER, which its name no longer carries), service@host and status. Pure: the caller decides where the text goes and whether it is coloured.
+/// the method or event type of a PRODUCER or CONSUMER, which its name no longer carries), service@host and status.
+/// Pure: the caller decides where the text goes and whether it is coloured.
 public struct TraceTreeRenderer {
     public var colour: Bool
 

@@ -17,6 +17,11 @@ public enum AttributeKey {
     /// The destination without hosts or IDs (`nova:compute.{server}`): the low-cardinality part of a span name.
     public static let messagingDestinationTemplate = "messaging.destination.template"
 
+    /// The broker node the sending or receiving client is connected to (the host of the firehose's `node` header,
+    /// `rabbit@ctl-1` → `ctl-1`): where the trace event was recorded. Set only when seen, never for inferred
+    /// deliveries.
+    public static let serverAddress = "server.address"
+
     // MARK: RPC (semantic conventions v1.44.0: `rpc.system.name`, and `rpc.method` fully qualified)
     public static let rpcSystemName = "rpc.system.name"
     /// `<namespace or topic>/<method>`: `compute/build_and_run_instance`; equal to the CLIENT and SERVER span names.

@@ -180,6 +180,7 @@ public struct SpanSynthesizer {
         attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
         attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
+        if let node = event.node { attributes.append(Self.serverAddress(node: node)) }
         if let peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
         if causeAmbiguous { attributes.append(Self.ambiguousCause) }
         // Only a publish the broker could not route failed. An ERROR-priority notification was sent fine: its
@@ -364,6 +365,8 @@ public struct SpanSynthesizer {
         attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
         attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
         attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
+        // An inferred delivery's event is the publish: its node is the sender's, not the receiver's.
+        if observed, let node = event.node { attributes.append(Self.serverAddress(node: node)) }
         if published == nil || !observed {
             // The publish was not seen (hypervisor role, or before we started), or the delivery was not (a mode
             // without its deliveries): no queue wait to show.
@@ -692,6 +695,12 @@ extension SpanSynthesizer {
     /// (`baseapi/ping`), else the topic (`compute/build_and_run_instance`). Also the CLIENT and SERVER span names.
     static func rpcMethod(_ message: OsloMessage, target: ServiceMap.Target) -> String {
         "\(message.namespace ?? target.topic)/\(message.method ?? "unknown")"
+    }
+
+    /// `server.address`: the host part of a RabbitMQ node name (`rabbit@ctl-1` → `ctl-1`).
+    static func serverAddress(node: String) -> Attribute {
+        let host = node.firstIndex(of: "@").map { node[node.index(after: $0)...] } ?? node[...]
+        return Attribute(AttributeKey.serverAddress, .string(String(host.isEmpty ? node[...] : host)))
     }
 
     /// `service.peer.name` and, for the service-graph tools that read only it, the deprecated `peer.service`.
