@@ -99,10 +99,10 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
 
 /// `memory` mode: what the correlation state costs. For each capacity, replays the file through the pipeline (the
 /// reorder window and synthesis, spans discarded) and samples, every 500 messages, the entries held
-/// (`SpanSynthesizer.correlationEntries`: publishes, calls, requests, deliveries) and the heap in use (glibc's
-/// `mallinfo2().uordblks`, `tb_heap_in_use`, which frees lower, unlike RSS). Bytes per entry = (heap at the most entries − heap
-/// before the run) / those entries: everything the tables hold, keys, records and the tables' own storage, and the
-/// little a message in flight holds. One JSON line per capacity.
+/// (`SpanSynthesizer.correlationEntries`: publishes, calls, requests, deliveries) and the heap in use
+/// (`tb_heap_in_use`: glibc's `mallinfo2().uordblks`, which frees lower, unlike RSS). Bytes per entry = (heap at the
+/// most entries − heap before the run) / those entries: everything the tables hold, keys, records and the tables' own
+/// storage, and the little a message in flight holds. One JSON line per capacity.
 func measureMemory(_ path: String, capacities: [Int]) {
     for capacity in capacities {
         let heapBefore = Int(tb_heap_in_use())
