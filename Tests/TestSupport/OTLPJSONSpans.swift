@@ -13,8 +13,11 @@ public struct DecodedSpan: Hashable, Sendable {
     public var messageID: String?
     public var conversationID: String?
     public var queue: String?
-    /// False for a CONSUMER span inferred from a publish's routing (publish-only and selective modes).
+    /// False for a CONSUMER or SERVER span inferred from a publish's routing (publish-only and selective modes).
     public var deliveryObserved = true
+    /// `trace_bridge.call_end`: set on a CLIENT or SERVER whose end the agent did not see as usual (`unobserved`,
+    /// `reply_published`).
+    public var callEnd: String? = nil
 
     /// What must agree between two agents or a run and a replay: everything but times.
     public var identity: String {
@@ -41,7 +44,8 @@ public func decodeOTLPJSONLines(_ text: String) throws -> [DecodedSpan] {
                         host: resource["host.name"], statusCode: (span["status"] as? [String: Any])?["code"] as? Int ?? 0,
                         messageID: values["messaging.message.id"], conversationID: values["messaging.message.conversation_id"],
                         queue: values["messaging.destination.subscription.name"],
-                        deliveryObserved: values["trace_bridge.delivery_observed"] != "false"))
+                        deliveryObserved: values["trace_bridge.delivery_observed"] != "false",
+                        callEnd: values["trace_bridge.call_end"]))
                 }
             }
         }

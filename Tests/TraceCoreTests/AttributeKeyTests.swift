@@ -11,8 +11,7 @@ import TestSupport
     /// Span kind → every attribute key seen on spans of that kind, over all captures replayed as firehose.
     static let expectedSpanKeys: [String: Set<String>] = [
         "PRODUCER": [
-            "messaging.destination.name", "messaging.message.body.size", "messaging.message.conversation_id",
-            "messaging.message.id", "messaging.operation.name", "messaging.operation.type",
+            "messaging.destination.name", "messaging.message.body.size", "messaging.message.id", "messaging.operation.name", "messaging.operation.type",
             "messaging.rabbitmq.destination.routing_key", "trace_bridge.unroutable", "messaging.system",
             "openstack.global_request_id", "openstack.instance.id", "openstack.message.kind",
             "openstack.notification.event_type", "openstack.notification.priority",
@@ -22,13 +21,13 @@ import TestSupport
         ],
         "CONSUMER": [
             "messaging.destination.name", "messaging.destination.subscription.name", "messaging.message.body.size",
-            "messaging.message.conversation_id", "messaging.message.id", "messaging.operation.name",
+            "messaging.message.id", "messaging.operation.name",
             "messaging.operation.type", "messaging.rabbitmq.destination.routing_key", "messaging.system",
             "openstack.global_request_id", "openstack.instance.id", "openstack.message.kind",
             "openstack.notification.event_type", "openstack.notification.priority",
             "openstack.notification.publisher_id", "openstack.project_id", "openstack.request_id",
             "openstack.rpc.version", "openstack.user_id", "rpc.method", "rpc.system.name",
-            "messaging.destination.template", "server.address",
+            "messaging.destination.template", "server.address", "trace_bridge.queue_wait_ns",
         ],
         "CLIENT": [
             "error.type", "messaging.destination.name", "messaging.message.body.size",
@@ -36,13 +35,15 @@ import TestSupport
             "messaging.system", "openstack.global_request_id", "openstack.instance.id", "openstack.message.kind",
             "openstack.project_id", "openstack.request_id", "openstack.rpc.timeout_ms", "openstack.rpc.version",
             "openstack.user_id", "rpc.method", "rpc.system.name", "peer.service", "service.peer.name",
+            "trace_bridge.unroutable",
         ],
         "SERVER": [
             "error.type", "messaging.destination.name", "messaging.message.body.size", "messaging.message.conversation_id",
             "messaging.message.id", "messaging.rabbitmq.destination.routing_key",
             "messaging.system", "openstack.global_request_id", "openstack.instance.id", "openstack.message.kind",
             "openstack.project_id", "openstack.request_id", "openstack.rpc.timeout_ms", "openstack.rpc.version",
-            "openstack.user_id", "rpc.method", "rpc.system.name",
+            "openstack.user_id", "rpc.method", "rpc.system.name", "messaging.destination.subscription.name",
+            "server.address", "trace_bridge.queue_wait_ns",
         ],
     ]
 
@@ -61,6 +62,7 @@ import TestSupport
     static let expectedModeOnlyKeys: [String: Set<String>] = [
         "CONSUMER": ["trace_bridge.delivery_observed", "trace_bridge.queue_wait_known"],
         "CLIENT": ["trace_bridge.call_end"],
+        "SERVER": ["trace_bridge.delivery_observed", "trace_bridge.queue_wait_known"],
     ]
 
     /// Replays every capture as the firehose (`mode` nil) or as `mode` would have received it.
@@ -117,7 +119,7 @@ import TestSupport
             AttributeKey.openstackProjectID, AttributeKey.openstackUserID, AttributeKey.openstackNotificationEventType,
             AttributeKey.openstackNotificationPriority, AttributeKey.openstackNotificationPublisherID,
             AttributeKey.errorType, AttributeKey.exceptionType, AttributeKey.exceptionMessage,
-            AttributeKey.traceBridgeDeliveryObserved, AttributeKey.traceBridgeQueueWaitKnown,
+            AttributeKey.traceBridgeDeliveryObserved, AttributeKey.traceBridgeQueueWaitKnown, AttributeKey.traceBridgeQueueWaitNS,
             AttributeKey.traceBridgeUnknownQueue, AttributeKey.traceBridgeCallEnd, AttributeKey.openstackInstanceID,
             AttributeKey.traceBridgeCause,
         ]

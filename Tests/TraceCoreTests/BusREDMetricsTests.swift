@@ -41,9 +41,16 @@ import TestSupport
         let replay = try Replay(fixture: fixture, options: options)
         var metrics = BusREDMetrics(serviceMap: options.serviceMap)
         metrics.record(replay.spans)
-        let known = replay.spans.filter { $0.kind == .consumer && $0[attribute: AttributeKey.traceBridgeQueueWaitKnown] == nil }
+        // A call's delivery is its SERVER span, any other's a CONSUMER: both start at the delivery and carry the wait.
+        let known = replay.spans.filter { [.consumer, .server].contains($0.kind) && $0[attribute: AttributeKey.traceBridgeQueueWaitKnown] == nil }
         let total = metrics.queueWait.histograms.values.reduce(0) { $0 + $1.count }
         #expect(total == UInt64(known.count))
+        let sum = metrics.queueWait.histograms.values.reduce(0.0) { $0 + $1.sum }
+        let waits = known.compactMap { span -> Int64? in
+            if case .int(let value)? = span[attribute: AttributeKey.traceBridgeQueueWaitNS] { return value }
+            return nil
+        }
+        #expect(waits.count == known.count && abs(sum - Double(waits.reduce(0, +)) / 1e9) < 1e-6, "\(fixture): the samples are the spans' waits")
         for labels in metrics.queueWait.histograms.keys {
             #expect(!labels[0].contains("compute-1") && labels[0].range(of: "[0-9a-f]{32}", options: .regularExpression) == nil,
                     "\(fixture): destination \(labels[0]) names a host or an ID")

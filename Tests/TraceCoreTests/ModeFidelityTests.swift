@@ -76,8 +76,11 @@ struct ModeFidelityTests {
             let where_ = "\(fixture)/\(mode.rawValue) op \(uid)"
             let expectedTrace = GroundTruthTests.expectedTrace(op, truth: truth)
             let senderTraced = op["traceparent"]?.stringValue.flatMap { TraceParent($0) } != nil
-            score.publishes += senderTraced ? 0 : 1
-            for producer in replay.spans(kind: .producer, messageID: uid) {
+            // A call is CLIENT + SERVER (ours even when the sender traces itself), any other message PRODUCER +
+            // CONSUMER: the send span and the receive spans.
+            let isCall = op["kind"]?.stringValue == "call"
+            score.publishes += senderTraced && !isCall ? 0 : 1
+            for producer in replay.spans(kind: isCall ? .client : .producer, messageID: uid) {
                 score.producers += 1
                 if producer.traceID != expectedTrace {
                     let requestTrace = (op["global_request_id"]?.stringValue ?? op["request_id"]?.stringValue)
@@ -95,7 +98,8 @@ struct ModeFidelityTests {
                 } else {
                     score.wrong.append("\(where_): sender \(producer.resource)")
                 }
-                if let cause = op["caused_by_unique_id"]?.stringValue, op["trace_info"] == .null {
+                // A traced sender's CLIENT is its span's child (GroundTruthTests checks that): no cause to infer.
+                if let cause = op["caused_by_unique_id"]?.stringValue, op["trace_info"] == .null, !senderTraced {
                     score.causes += 1
                     if let parent = producer.parentSpanID.flatMap({ replay.span($0) }),
                         parent[attribute: "messaging.message.id"] == .string(cause)
@@ -117,7 +121,7 @@ struct ModeFidelityTests {
             score.streamDeliveries += deliveries.filter { delivery in
                 delivery["queue"]?.stringValue.map { ServiceMap.openStackDefaults.target(ofQueue: $0).isStreamQueue } ?? false
             }.count
-            var consumers = replay.spans(kind: .consumer, messageID: uid)
+            var consumers = replay.spans(kind: isCall ? .server : .consumer, messageID: uid)
             for delivery in deliveries {
                 let service = delivery["service"]?.stringValue
                 if let index = consumers.firstIndex(where: {
@@ -132,9 +136,13 @@ struct ModeFidelityTests {
                 }
             }
             for extra in consumers { score.wrong.append("\(where_): CONSUMER nobody received (\(extra.resource))") }
+            // A round trip is kept when the CLIENT saw its end; a SERVER counts when it saw the delivery and the reply.
             let clients = replay.spans(kind: .client, messageID: uid)
-            let servers = replay.spans(kind: .server, messageID: uid)
-            if op["kind"]?.stringValue == "call" {
+                .filter { $0[attribute: AttributeKey.traceBridgeCallEnd] != .string("unobserved") }
+            let servers = replay.spans(kind: .server, messageID: uid).filter {
+                $0[attribute: AttributeKey.traceBridgeCallEnd] == nil && $0[attribute: AttributeKey.traceBridgeDeliveryObserved] == nil
+            }
+            if isCall {
                 score.calls += 1
                 if let client = clients.first {
                     let failed = op["failed"] == .bool(true)
@@ -182,7 +190,7 @@ struct ModeFidelityTests {
             #expect(total.clientsRight == total.calls && total.servers > 0)
         case .publishOnly:
             // Every delivery is inferred from routing, none with queue wait, except a stream's (routing does not say
-            // which listeners read it); round trips kept, no SERVER spans.
+            // which listeners read it); round trips kept, no SERVER span with a delivery seen.
             #expect(total.consumersRight == total.deliveries - total.streamDeliveries && total.queueWaitKnown == 0)
             #expect(total.clientsRight == total.calls && total.servers == 0)
         case .selective:
@@ -190,13 +198,14 @@ struct ModeFidelityTests {
             #expect(total.consumersRight < total.deliveries && total.queueWaitKnown > 0)
             #expect(total.clientsRight == total.calls)
         case .tap:
-            // Publishes only: no consumer, no round trip, later publishes of a request unknown rather than guessed.
+            // Publishes only: no consumer, no round trip (a call's CLIENT ends at its publish), later publishes of a
+            // request unknown rather than guessed.
             #expect(total.consumersRight == 0 && total.clientsRight == 0 && total.servers == 0)
             #expect(total.sendersUnknown > 0 && total.sendersRight > 0)
         }
     }
 
-    @Test("publish-only control plane leaving compute.* to hypervisor agents + those agents = every CONSUMER span once",
+    @Test("publish-only control plane leaving compute.* to hypervisor agents + those agents = every receive span once",
           arguments: GroundTruthTests.fixtures)
     func controlPlaneAndHypervisorsSplitTheConsumers(fixture: String) throws {
         let bytes = try Repository.bytes(Repository.fixture("\(fixture).jsonl"))
@@ -213,8 +222,10 @@ struct ModeFidelityTests {
         let hypervisors = Replay(bytes: bytes, options: hypervisor, reducesToVisibility: true)
         let publishOnly = Replay(bytes: bytes, options: alone, reducesToVisibility: true)
 
-        let fromControl = controlPlane.spans.filter { $0.kind == .consumer }
-        let fromHypervisors = hypervisors.spans.filter { $0.kind == .consumer }
+        // Receive spans: a call's delivery is its SERVER, any other's a CONSUMER.
+        let receives: Set<Span.Kind> = [.consumer, .server]
+        let fromControl = controlPlane.spans.filter { receives.contains($0.kind) }
+        let fromHypervisors = hypervisors.spans.filter { receives.contains($0.kind) }
         #expect(!fromControl.contains { span in
             if case .string(let queue)? = span[attribute: "messaging.destination.subscription.name"] { return queue.hasPrefix("compute.") }
             return false
@@ -223,19 +234,19 @@ struct ModeFidelityTests {
         let union = Dictionary((fromControl + fromHypervisors).map { ($0.spanID, $0) }, uniquingKeysWith: { first, _ in first })
         // A stream's deliveries are neither compute.* nor inferable from routing: they need their own deliver binding.
         let expected = full.spans.filter { span in
-            guard span.kind == .consumer else { return false }
+            guard receives.contains(span.kind) else { return false }
             if case .string(let queue)? = span[attribute: "messaging.destination.subscription.name"] {
                 return !ServiceMap.openStackDefaults.target(ofQueue: queue).isStreamQueue
             }
             return true
         }
-        #expect(Set(union.keys) == Set(expected.map(\.spanID)), "\(fixture): together they emit every CONSUMER span")
+        #expect(Set(union.keys) == Set(expected.map(\.spanID)), "\(fixture): together they emit every CONSUMER and SERVER span")
         for span in expected {
             #expect(union[span.spanID]?.parentSpanID == span.parentSpanID && union[span.spanID]?.traceID == span.traceID,
                     "\(fixture): \(span.name) links up the same")
         }
         // Leaving the spans to the hypervisors keeps the control plane's attribution and links unchanged.
-        let producers = { (replay: Replay) in replay.spans.filter { $0.kind == .producer }.map { "\($0.spanID.hex) \($0.resource) \($0.parentSpanID?.hex ?? "-")" }.sorted() }
+        let producers = { (replay: Replay) in replay.spans.filter { [.producer, .client].contains($0.kind) }.map { "\($0.spanID.hex) \($0.resource) \($0.parentSpanID?.hex ?? "-")" }.sorted() }
         #expect(producers(controlPlane) == producers(publishOnly))
     }
 

@@ -131,10 +131,11 @@ struct ReorderWindowTests {
             try ClusterSimulation.records(fixture: "a_boot"), seed: 1, maxDelay: 10 * Self.milliseconds)
         var input: [UInt8] = []
         for record in records { input += record.jsonLine() + [0x0A] }
+        /// SERVER spans that saw their reply: a call whose reply overtook its delivery gets one that ends unobserved.
         func servers(_ extra: [String]) throws -> Int {
-            let result = try CLI.run(["replay", "-", "--color", "never", "--quiet"] + extra, stdin: Data(input))
+            let result = try CLI.run(["replay", "-", "--format", "otlp-json"] + extra, stdin: Data(input))
             #expect(result.status == 0, "\(result.stderr)")
-            return result.stdout.split(separator: "\n").filter { $0.contains("SERVER") }.count
+            return try decodeOTLPJSONLines(result.stdout).filter { $0.kind == 2 && $0.callEnd == nil }.count
         }
         #expect(try servers([]) == 8, "a_boot answers 8 calls")
         let summary = try CLI.run(["replay", "-", "--format", "otlp-json"], stdin: Data(input)).stderr

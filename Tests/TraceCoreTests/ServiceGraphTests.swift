@@ -146,7 +146,7 @@ struct ServiceGraphTests {
     static let structurePending: Comment =
         "issue 14: the call as CLIENT -> SERVER and the CONSUMER at the delivery are pending (docs/synthesis.md, Semantic conventions)"
 
-    @Test("one edge per service pair that talks, with the truth's request and failure counts", .disabled(Self.structurePending), arguments: cases)
+    @Test("one edge per service pair that talks, with the truth's request and failure counts", arguments: cases)
     func edges(fixture: String, tool: Tool) throws {
         try Self.checkEdges(fixture: fixture, tool: tool)
     }
@@ -162,7 +162,7 @@ struct ServiceGraphTests {
         report("\(fixture) [\(tool)] service graph: \(Self.busEdges(oracle).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; "))")
     }
 
-    @Test("no messaging edge is failed because of our spans: a delivered message did not fail", .disabled(Self.structurePending), arguments: cases)
+    @Test("no messaging edge is failed because of our spans: a delivered message did not fail", arguments: cases)
     func messagingEdgesNotFailed(fixture: String, tool: Tool) throws {
         try Self.checkMessagingEdgesNotFailed(fixture: fixture, tool: tool)
     }
@@ -178,7 +178,7 @@ struct ServiceGraphTests {
     /// Tempo's `traces_service_graph_request_messaging_system_seconds` must be the queue wait: every messaging edge
     /// of ours gives a sample (none dropped at 0), no longer than the truth allows (the consumer's own receive time
     /// minus the sender's time before publishing).
-    @Test("messaging edges: Tempo's messaging-system latency is the queue wait", .disabled(Self.structurePending), arguments: GroundTruthTests.fixtures)
+    @Test("messaging edges: Tempo's messaging-system latency is the queue wait", arguments: GroundTruthTests.fixtures)
     func queueWaitLatency(fixture: String) throws {
         try Self.checkQueueWaitLatency(fixture: fixture)
     }
@@ -219,7 +219,7 @@ struct ServiceGraphTests {
 
     /// Request edges: the client latency is the round trip (call publish → reply delivery), bounded by what the
     /// caller and callee recorded; the server latency is the handling, never longer than the round trip.
-    @Test("request edges: client latency is the round trip, server latency the handling", .disabled(Self.structurePending), arguments: cases)
+    @Test("request edges: client latency is the round trip, server latency the handling", arguments: cases)
     func roundTripLatency(fixture: String, tool: Tool) throws {
         try Self.checkRoundTripLatency(fixture: fixture, tool: tool)
     }

@@ -63,21 +63,15 @@ struct TwoBusGroundTruthTests {
                 failures.append("\(label): parent \(parent.map { "\($0.kind.name) \($0.name)" } ?? "none"), not a receive span of its cause \(cause)")
             }
         }
-        // Trees: spans joined by parent links, and a CLIENT with the PRODUCER of its call (at a request's first
-        // publish both are roots of one tree).
+        // Trees: spans joined by parent links (a call's SERVER hangs on its CLIENT).
         var group = Dictionary(spans.map { ($0.spanID, $0.spanID) }, uniquingKeysWith: { first, _ in first })
         func find(_ id: SpanID) -> SpanID {
             var id = id
             while let next = group[id], next != id { id = next }
             return id
         }
-        let producerOf = Dictionary(
-            spans.filter { $0.kind == .producer }.compactMap { span in messageID(span).map { ($0, span.spanID) } },
-            uniquingKeysWith: { first, _ in first })
         for span in spans {
-            var links = [span.parentSpanID].compactMap { $0 }
-            if span.kind == .client, let id = messageID(span), let producer = producerOf[id] { links.append(producer) }
-            for link in links where group[link] != nil { group[find(span.spanID)] = find(link) }
+            if let link = span.parentSpanID, group[link] != nil { group[find(span.spanID)] = find(link) }
         }
         var treesByRequest: [String: Set<SpanID>] = [:]
         for span in spans {

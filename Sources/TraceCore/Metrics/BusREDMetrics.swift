@@ -87,21 +87,25 @@ public struct BusREDMetrics: Sendable {
             let target = serviceMap.target(
                 exchange: Self.exchange(span), routingKey: Self.string(span, AttributeKey.messagingRabbitmqDestinationRoutingKey) ?? "")
             let peer = serviceMap.service(of: target)?.service ?? ServiceIdentity.unknown.service
-            calls.observe([span.resource.service, peer, method, outcome], seconds)
+            // A CLIENT that ends at its publish (a source without replies) has no round trip to count.
+            if Self.string(span, AttributeKey.traceBridgeCallEnd) != SpanSynthesizer.CallEnd.unobserved.rawValue {
+                calls.observe([span.resource.service, peer, method, outcome], seconds)
+            }
+            // A call's request is a message sent like a cast, without a PRODUCER span of its own: counted here.
+            let unroutable = span[attribute: AttributeKey.traceBridgeUnroutable] == .bool(true)
+            publishes.observe([span.resource.service, "call", method, "", unroutable ? "unroutable" : "ok"], 0)
         case .server:
-            serverProcessing.observe([span.resource.service, method, outcome], seconds)
+            // Only the handling seen from delivery to reply: a SERVER inferred from routing starts at the publish, one
+            // without its reply ends where it starts.
+            if span[attribute: AttributeKey.traceBridgeCallEnd] == nil,
+                span[attribute: AttributeKey.traceBridgeDeliveryObserved] == nil
+            {
+                serverProcessing.observe([span.resource.service, method, outcome], seconds)
+            }
+            observeQueueWait(span)
         case .consumer:
-            // Inferred deliveries and those whose publish was not seen have no queue wait.
-            guard span[attribute: AttributeKey.traceBridgeQueueWaitKnown] == nil,
-                let queue = Self.string(span, AttributeKey.messagingDestinationSubscriptionName)
-            else { return }
-            // Today the CONSUMER spans the wait; in the issue-14 model it starts at the delivery and carries the
-            // wait as `trace_bridge.queue_wait_ns` (Tests/TraceCoreTests/ProposedSpanModel.swift): read that when present.
-            var wait = seconds
-            if case .int(let nanoseconds)? = span[attribute: "trace_bridge.queue_wait_ns"] { wait = Double(nanoseconds) / 1e9 }
-            queueWait.observe([serviceMap.queueTemplate(queue), span.resource.service], wait)
+            observeQueueWait(span)
         case .producer:
-            // Calls too: a call's request is a message sent like a cast (its round trip is in `calls`).
             let kind = Self.string(span, AttributeKey.openstackMessageKind) ?? "unknown"
             let name = Self.string(span, AttributeKey.openstackNotificationEventType) ?? method
             let priority = Self.string(span, AttributeKey.openstackNotificationPriority)?.lowercased() ?? ""
@@ -110,6 +114,15 @@ public struct BusREDMetrics: Sendable {
         case .internal:
             return
         }
+    }
+
+    /// CONSUMER and SERVER spans start at the delivery and carry the wait since the publish as an attribute; those
+    /// whose publish or delivery was not seen (inferred, hypervisor role) have none.
+    private mutating func observeQueueWait(_ span: Span) {
+        guard case .int(let nanoseconds)? = span[attribute: AttributeKey.traceBridgeQueueWaitNS],
+            let queue = Self.string(span, AttributeKey.messagingDestinationSubscriptionName)
+        else { return }
+        queueWait.observe([serviceMap.queueTemplate(queue), span.resource.service], Double(nanoseconds) / 1e9)
     }
 
     static func string(_ span: Span, _ key: String) -> String? {

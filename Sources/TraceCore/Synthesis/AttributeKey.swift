@@ -56,6 +56,8 @@ public enum AttributeKey {
     // MARK: The agent's own: what it inferred or could not see
     public static let traceBridgeDeliveryObserved = "trace_bridge.delivery_observed"
     public static let traceBridgeQueueWaitKnown = "trace_bridge.queue_wait_known"
+    /// Publish to delivery, in nanoseconds, on CONSUMER and SERVER spans (which start at the delivery).
+    public static let traceBridgeQueueWaitNS = "trace_bridge.queue_wait_ns"
     public static let traceBridgeUnknownQueue = "trace_bridge.unknown_queue"
     public static let traceBridgeCallEnd = "trace_bridge.call_end"
     /// `ambiguous`: equally good handlers about different instances could have caused it; parented on what is certain.

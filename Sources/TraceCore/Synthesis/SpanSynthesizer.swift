@@ -100,12 +100,14 @@ public struct SpanSynthesizer {
     /// be seen any more. A call whose reply was published but whose delivery was not seen ends at the publish.
     public mutating func finish() -> [Span] {
         var spans: [Span] = []
-        for (_, var call) in calls.removeAll() where !call.clientClosed {
-            if let replied = call.replyPublishedAt {
+        for (_, var call) in calls.removeAll() {
+            if call.clientClosed {
+            } else if let replied = call.replyPublishedAt {
                 spans.append(contentsOf: closeClient(&call, at: replied, timedOut: false))
             } else {
                 spans.append(contentsOf: closeClient(&call, at: call.clientDeadline, timedOut: true))
             }
+            spans.append(contentsOf: flushServer(&call))
         }
         nextDeadline = .max
         spans.sort { ($0.startTime, $0.spanID.value) < ($1.startTime, $1.spanID.value) }
@@ -166,7 +168,10 @@ public struct SpanSynthesizer {
         }
 
         let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
-        let emitProducer = !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
+        // A call is one CLIENT span (and its SERVER): its request message gets no PRODUCER or CONSUMER of ours, so
+        // that service graphs pair CLIENT and SERVER directly and count the call once (docs/synthesis.md, "A call").
+        let emitProducer = !message.isCall
+            && !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
         let consumerParent = Self.consumerParent(
             of: message, event: event, identity: identity, options: options, sendID: producerID)
 
@@ -186,7 +191,8 @@ public struct SpanSynthesizer {
         // Only a publish the broker could not route failed. An ERROR-priority notification was sent fine: its
         // priority is an attribute, not the span's status.
         var status = Span.Status.unset
-        if let routed = event.routedQueues, routed.isEmpty {
+        let unroutable = event.routedQueues?.isEmpty ?? false
+        if unroutable {
             status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
             attributes.append(Attribute(AttributeKey.errorType, .string("unroutable")))
             attributes.append(Attribute(AttributeKey.traceBridgeUnroutable, .bool(true)))
@@ -213,14 +219,16 @@ public struct SpanSynthesizer {
         // A call is tracked only when its reply can be seen (published to the default exchange, or delivered).
         let replyVisible = options.visibility.seesReplies
             || message.replyQueue.map { options.visibility.seesDeliveries(fromQueue: $0) } ?? false
-        if message.isCall, let msgID = message.msgID, replyVisible {
-            if let replyQueue = message.replyQueue, !sender.isUnknown {
-                replyQueues.insert(sender, for: replyQueue, at: event.time)
-            }
+        if message.isCall, let msgID = message.msgID {
             // Hostile values must not trap: timeouts are clamped to a day and deadlines saturate.
             let timeout = event.properties.expirationMilliseconds.map { min($0, Self.maximumTimeout / 1_000_000) * 1_000_000 }
                 ?? options.defaultCallTimeout
-            let call = CallRecord(
+            var callAttributes = common
+            if let expiration = event.properties.expirationMilliseconds {
+                callAttributes.append(Attribute(AttributeKey.openstackRpcTimeoutMS, .int(expiration)))
+            }
+            if unroutable { callAttributes.append(Attribute(AttributeKey.traceBridgeUnroutable, .bool(true))) }
+            var call = CallRecord(
                 msgID: msgID, identity: identity, requestID: requestID, traceID: context.traceID,
                 traceState: context.traceState, clientParent: context.parent,
                 clientParentIsRemote: context.parentIsRemote, caller: sender, start: event.time,
@@ -229,13 +237,22 @@ public struct SpanSynthesizer {
                     seconds.isFinite && seconds > 0 ? Int64(min(seconds, Double(Self.maximumTimeout) / 1e9) * 1e9) : nil
                 },
                 lastProgress: event.time, name: Self.rpcMethod(message, target: target), peer: peer,
-                attributes: common + (event.properties.expirationMilliseconds.map {
-                    [Attribute(AttributeKey.openstackRpcTimeoutMS, .int($0))]
-                } ?? []), causeAmbiguous: causeAmbiguous)
-            calls.insert(call, for: msgID, at: event.time)
-            nextDeadline = min(nextDeadline, call.clientDeadline)
-            if let index = causeIndex {
-                request!.handlers[index].blockedOn.insert(msgID)
+                attributes: callAttributes, causeAmbiguous: causeAmbiguous)
+            if replyVisible {
+                if let replyQueue = message.replyQueue, !sender.isUnknown {
+                    replyQueues.insert(sender, for: replyQueue, at: event.time)
+                }
+                calls.insert(call, for: msgID, at: event.time)
+                nextDeadline = min(nextDeadline, call.clientDeadline)
+                if let index = causeIndex {
+                    request!.handlers[index].blockedOn.insert(msgID)
+                }
+            } else {
+                // No reply can be seen here (a tap): the CLIENT still stands for the call, so that the SERVER of
+                // whichever agent sees the delivery has its parent; it ends where our view of it does.
+                spans.append(contentsOf: closeClient(
+                    &call, at: event.time, timedOut: false, end: .unobserved,
+                    unroutable: unroutable ? status : nil))
             }
         }
         if let requestID {
@@ -355,47 +372,62 @@ public struct SpanSynthesizer {
             ?? Self.consumerParent(of: message, event: event, identity: identity, options: options)
         let consumerID = SpanIDScheme.spanID(role: .receive, identity: identity, queue: queue, consumer: consumer)
 
-        let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
-        var attributes = commonAttributes(message, event: event, identity: identity, target: target)
-        // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
-        let destination = options.serviceMap.destinationTemplate(
-            exchange: event.exchange, routingKey: event.routingKey, target: target)
-        let template = "\(destination):\(options.serviceMap.queueTemplate(queue, target: queueTarget))"
-        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
-        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
-        attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
-        attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
-        // An inferred delivery's event is the publish: its node is the sender's, not the receiver's.
-        if observed, let node = event.node { attributes.append(Self.serverAddress(node: node)) }
-        if published == nil || !observed {
-            // The publish was not seen (hypervisor role, or before we started), or the delivery was not (a mode
-            // without its deliveries): no queue wait to show.
-            attributes.append(Attribute(AttributeKey.traceBridgeQueueWaitKnown, .bool(false)))
-        }
-        if !observed { attributes.append(Attribute(AttributeKey.traceBridgeDeliveryObserved, .bool(false))) }
-        // Quorum queues count deliveries in `x-delivery-count` (shown in the deliver event's `properties`); either
-        // signal says the broker delivered the message before.
-        if observed, event.redelivered || (headers?["x-delivery-count"]?.integerValue ?? 0) > 0 {
-            attributes.append(Attribute(AttributeKey.traceBridgeRedelivered, .bool(true)))
-        }
-        if receiver.isUnknown { attributes.append(Attribute(AttributeKey.traceBridgeUnknownQueue, .string(queue))) }
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
-        if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
-            traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
-            traceState: context.traceState, name: "process \(template)", kind: .consumer,
-            startTime: published?.time ?? event.time, endTime: event.time, attributes: attributes,
-            resource: receiver)) }
-
-        // The delivery opens a handler of the receiving service; a call's handler is its SERVER span.
-        // A SERVER span needs the delivery time: an inferred delivery's handler is its CONSUMER span.
-        var handlerSpan = consumerID
-        if observed, message.isCall, let msgID = message.msgID, var call = calls[msgID], call.server == nil {
-            let serverID = SpanIDScheme.spanID(role: .process, identity: identity, queue: queue)
-            call.server = ServerSide(
-                queue: queue, callee: receiver, deliveredAt: event.time, consumerSpanID: consumerID, spanID: serverID,
-                deliveryConnection: event.connection)
-            calls[msgID] = call
-            handlerSpan = serverID
+        // The queue wait, when both ends were seen: an attribute, since the span itself starts at the delivery.
+        let queueWait = observed ? published.map { event.time - $0.time } : nil
+        // The delivery opens a handler of the receiving service: a call's handler is its SERVER span (whatever this
+        // agent sees of the call, so that every agent parents the handler's publishes alike), a cast's its CONSUMER.
+        let handlerSpan: SpanID
+        if message.isCall, let msgID = message.msgID {
+            handlerSpan = SpanIDScheme.spanID(role: .process, identity: identity, queue: queue)
+            if foreign {
+                countSkipped(.foreignQueue)
+            } else {
+                var server = ServerSide(
+                    queue: queue, callee: receiver, deliveredAt: observed ? event.time : nil,
+                    publishedAt: published?.time ?? event.time, spanID: handlerSpan,
+                    deliveryConnection: observed ? event.connection : nil, queueWait: queueWait,
+                    redelivered: observed && Self.redelivered(event, headers: headers),
+                    node: observed ? event.node : nil)
+                if var call = calls[msgID], call.server == nil {
+                    call.server = server
+                    calls[msgID] = call
+                } else {
+                    // The call was not seen (hypervisor role, or before we started), or is already handled
+                    // elsewhere: the SERVER is ours to emit, and its end is not ours to see.
+                    let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
+                    spans.append(serverSpan(
+                        &server, identity: identity, traceID: context.traceID, traceState: context.traceState,
+                        name: Self.rpcMethod(message, target: target),
+                        attributes: commonAttributes(message, event: event, identity: identity, target: target),
+                        end: nil, failure: nil))
+                }
+            }
+        } else {
+            handlerSpan = consumerID
+            let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
+            var attributes = commonAttributes(message, event: event, identity: identity, target: target)
+            // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
+            let destination = options.serviceMap.destinationTemplate(
+                exchange: event.exchange, routingKey: event.routingKey, target: target)
+            let template = "\(destination):\(options.serviceMap.queueTemplate(queue, target: queueTarget))"
+            attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
+            attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
+            attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
+            attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
+            // An inferred delivery's event is the publish: its node is the sender's, not the receiver's.
+            if observed, let node = event.node { attributes.append(Self.serverAddress(node: node)) }
+            Self.appendDeliveryFacts(
+                to: &attributes, observed: observed, queueWait: queueWait,
+                redelivered: observed && Self.redelivered(event, headers: headers))
+            if receiver.isUnknown { attributes.append(Attribute(AttributeKey.traceBridgeUnknownQueue, .string(queue))) }
+            // The CONSUMER starts at the delivery (Tempo and the servicegraph connector measure a messaging edge as
+            // consumer start − producer end: the queue wait); casts have no end of their handling to show.
+            if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
+                traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
+                traceState: context.traceState, name: "process \(template)", kind: .consumer,
+                startTime: event.time, endTime: event.time, attributes: attributes,
+                resource: receiver)) }
         }
         guard let requestID = message.context.requestID else { return }
         var request = requests[requestID] ?? RequestRecord()
@@ -463,13 +495,14 @@ public struct SpanSynthesizer {
         }
         call.replyPublishedAt = event.time
         call.failure = message.failure
-        if var server = call.server {
-            if let connection = event.connection, !server.callee.isUnknown {
+        if var server = call.server, !server.emitted {
+            // Learned from deliveries seen only: an inferred callee may lack its host, which a connection must not
+            // pass on to everything its process publishes.
+            if server.observed, let connection = event.connection, !server.callee.isUnknown {
                 if server.callee.host == nil, let known = publisherConnections[connection], known.mayBe(server.callee) {
                     // The callee's publishing connection is known from its notifications: now its host is too, and
                     // so is the host behind the listener connection the call was delivered on.
                     server.callee = known
-                    call.server = server
                     if let listener = server.deliveryConnection {
                         consumerConnections.insert(known, for: listener, at: event.time)
                     }
@@ -477,28 +510,20 @@ public struct SpanSynthesizer {
                     publisherConnections.insert(server.callee, for: connection, at: event.time)
                 }
             }
-            var attributes = call.attributes
-            if let failure = message.failure {
-                attributes.append(Attribute(AttributeKey.errorType, .string(failure.qualifiedName)))
-            }
-            spans.append(Span(
-                traceID: call.traceID, spanID: server.spanID, parentSpanID: server.consumerSpanID,
-                parentIsRemote: false, traceState: call.traceState, name: call.name, kind: .server,
-                startTime: server.deliveredAt, endTime: event.time, attributes: attributes,
-                events: failureEvents(message.failure, at: event.time),
-                status: message.failure.map { .error(Self.statusMessage($0)) } ?? .unset, resource: server.callee))
+            spans.append(serverSpan(&server, of: call, end: event.time, failure: message.failure))
+            call.server = server
             if let requestID = call.requestID, var request = requests[requestID] {
                 request.close(handlerSpan: server.spanID)
                 requests[requestID] = request
             }
         } else if let requestID = call.requestID, var request = requests[requestID] {
-            // The delivery was inferred from routing (or not seen at all): its handler is done all the same.
+            // The delivery was not seen at all, nor inferred: its handler is done all the same.
             request.close(callMsgID: msgID)
             requests[requestID] = request
         }
         if !options.visibility.seesDeliveries(fromQueue: event.routingKey) {
             // This source never sees the reply's delivery: the publish is the last thing the call shows.
-            spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false, endedAtReplyPublish: true))
+            spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false, end: .replyPublished))
             calls.removeValue(for: msgID)
             return
         }
@@ -528,9 +553,21 @@ public struct SpanSynthesizer {
         }
     }
 
-    /// Closes a call's CLIENT span and unblocks the handler that sent it.
+    /// Where a CLIENT span ends when not at its reply's delivery (`trace_bridge.call_end`).
+    public enum CallEnd: String, Sendable {
+        case replyDelivered = ""
+        /// The source never sees reply deliveries: the reply's publish is the last thing the call shows.
+        case replyPublished = "reply_published"
+        /// The source sees no replies at all (a tap): the CLIENT ends at its publish.
+        case unobserved
+    }
+
+    /// Closes a call's CLIENT span and unblocks the handler that sent it; a SERVER still pending (delivered, no reply
+    /// seen) comes out with a timeout, since no reply can end it any more (`unroutable`: the publish's failed
+    /// status, for a call closed at its publish).
     private mutating func closeClient(
-        _ call: inout CallRecord, at end: Int64, timedOut: Bool, endedAtReplyPublish: Bool = false
+        _ call: inout CallRecord, at end: Int64, timedOut: Bool, end how: CallEnd = .replyDelivered,
+        unroutable: Span.Status? = nil
     ) -> [Span] {
         call.clientClosed = true
         call.timedOut = timedOut
@@ -539,7 +576,7 @@ public struct SpanSynthesizer {
             requests[requestID] = request
         }
         var attributes = call.attributes
-        if endedAtReplyPublish { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string("reply_published"))) }
+        if how != .replyDelivered { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string(how.rawValue))) }
         if let peer = call.peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
         if call.causeAmbiguous { attributes.append(Self.ambiguousCause) }
         var events: [Span.Event] = []
@@ -558,14 +595,76 @@ public struct SpanSynthesizer {
             status = .error(Self.statusMessage(failure))
             attributes.append(Attribute(AttributeKey.errorType, .string(failure.qualifiedName)))
             events = failureEvents(failure, at: end)
+        } else if let unroutable {
+            status = unroutable
+            attributes.append(Attribute(AttributeKey.errorType, .string("unroutable")))
         } else {
             status = .unset
         }
-        return [Span(
+        var spans = [Span(
             traceID: call.traceID, spanID: SpanIDScheme.spanID(role: .call, identity: call.identity),
             parentSpanID: call.clientParent, parentIsRemote: call.clientParentIsRemote, traceState: call.traceState,
             name: call.name, kind: .client, startTime: call.start, endTime: end, attributes: attributes,
             events: events, status: status, resource: call.caller)]
+        if timedOut { spans.append(contentsOf: flushServer(&call)) }
+        return spans
+    }
+
+    /// The SERVER of a call delivered but never seen replying, when no reply can end it any more (the call timed
+    /// out, the input ended, the record is evicted).
+    private func flushServer(_ call: inout CallRecord) -> [Span] {
+        guard var server = call.server, !server.emitted else { return [] }
+        let span = serverSpan(&server, of: call, end: nil, failure: nil)
+        call.server = server
+        return [span]
+    }
+
+    /// The SERVER span of a call: from the delivery (or, inferred, from the publish) to the reply's publish (`end`;
+    /// nil when no reply was seen: it ends where it starts and says so). Its parent is the CLIENT, whose ID every
+    /// agent derives from the message alone, so a hypervisor's SERVER joins the control plane's CLIENT.
+    private func serverSpan(_ server: inout ServerSide, of call: CallRecord, end: Int64?, failure: RemoteFailure?) -> Span {
+        serverSpan(
+            &server, identity: call.identity, traceID: call.traceID, traceState: call.traceState, name: call.name,
+            attributes: call.attributes, end: end, failure: failure)
+    }
+
+    private func serverSpan(
+        _ server: inout ServerSide, identity: String, traceID: TraceID, traceState: String?, name: String,
+        attributes common: [Attribute], end: Int64?, failure: RemoteFailure?
+    ) -> Span {
+        server.emitted = true
+        var attributes = common
+        attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(server.queue)))
+        if let node = server.node { attributes.append(Self.serverAddress(node: node)) }
+        Self.appendDeliveryFacts(
+            to: &attributes, observed: server.observed, queueWait: server.queueWait, redelivered: server.redelivered)
+        if end == nil { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string(CallEnd.unobserved.rawValue))) }
+        if let failure { attributes.append(Attribute(AttributeKey.errorType, .string(failure.qualifiedName))) }
+        let stop = end.map { max($0, server.start) } ?? server.start
+        return Span(
+            traceID: traceID, spanID: server.spanID, parentSpanID: SpanIDScheme.spanID(role: .call, identity: identity),
+            parentIsRemote: true, traceState: traceState, name: name, kind: .server,
+            startTime: server.start, endTime: stop, attributes: attributes,
+            events: end.map { failureEvents(failure, at: $0) } ?? [],
+            status: failure.map { .error(Self.statusMessage($0)) } ?? .unset, resource: server.callee)
+    }
+
+    /// What this agent saw of a delivery, on its CONSUMER or SERVER span: the queue wait when it saw both the publish
+    /// and the delivery, whether the delivery was seen at all (or inferred from routing), a redelivery.
+    static func appendDeliveryFacts(to attributes: inout [Attribute], observed: Bool, queueWait: Int64?, redelivered: Bool) {
+        if let queueWait {
+            attributes.append(Attribute(AttributeKey.traceBridgeQueueWaitNS, .int(max(0, queueWait))))
+        } else {
+            attributes.append(Attribute(AttributeKey.traceBridgeQueueWaitKnown, .bool(false)))
+        }
+        if !observed { attributes.append(Attribute(AttributeKey.traceBridgeDeliveryObserved, .bool(false))) }
+        if redelivered { attributes.append(Attribute(AttributeKey.traceBridgeRedelivered, .bool(true))) }
+    }
+
+    /// Quorum queues count deliveries in `x-delivery-count` (shown in the deliver event's `properties`); either
+    /// signal says the broker delivered the message before.
+    static func redelivered(_ event: BusEvent, headers: AMQPTable?) -> Bool {
+        event.redelivered || (headers?["x-delivery-count"]?.integerValue ?? 0) > 0
     }
 
     private func failureEvents(_ failure: RemoteFailure?, at time: Int64) -> [Span.Event] {
@@ -595,8 +694,11 @@ public struct SpanSynthesizer {
         count("reply_queues", replyQueues.evict(now: now).count)
         let evictedCalls = calls.evict(now: now)
         count("calls", evictedCalls.count)
-        for (_, var call) in evictedCalls where !call.clientClosed {
-            spans.append(contentsOf: closeClient(&call, at: min(call.clientDeadline, now), timedOut: true))
+        for (_, var call) in evictedCalls {
+            if !call.clientClosed {
+                spans.append(contentsOf: closeClient(&call, at: min(call.clientDeadline, now), timedOut: true))
+            }
+            spans.append(contentsOf: flushServer(&call))
         }
     }
 }
@@ -784,13 +886,35 @@ extension SpanSynthesizer {
         var consumer: SpanIDScheme.Consumer?
     }
 
+    /// A call's delivery, until its SERVER span is emitted.
     struct ServerSide {
         var queue: String
         var callee: ServiceIdentity
-        var deliveredAt: Int64
-        var consumerSpanID: SpanID
+        /// The delivery's time; for a delivery inferred from routing, the publish's (the handling began after it).
+        var start: Int64
+        var observed: Bool
         var spanID: SpanID
         var deliveryConnection: String?
+        var queueWait: Int64?
+        var redelivered: Bool
+        /// The broker node that delivered it (`server.address`).
+        var node: String?
+        var emitted = false
+
+        init(
+            queue: String, callee: ServiceIdentity, deliveredAt: Int64?, publishedAt: Int64, spanID: SpanID,
+            deliveryConnection: String?, queueWait: Int64?, redelivered: Bool, node: String?
+        ) {
+            self.queue = queue
+            self.callee = callee
+            self.start = deliveredAt ?? publishedAt
+            self.observed = deliveredAt != nil
+            self.spanID = spanID
+            self.deliveryConnection = deliveryConnection
+            self.queueWait = queueWait
+            self.redelivered = redelivered
+            self.node = node
+        }
     }
 
     struct CallRecord {
