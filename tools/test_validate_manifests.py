@@ -7,7 +7,8 @@ Copies deploy/ into a temporary root, checks that the copy validates (exit 0, no
 per case (tail_sampling ahead of the connectors, a connector whose metrics go nowhere, a dashboard with an unknown
 metric, overlapping panels, ...) and checks that the validator exits 1 with the expected ERROR line. The known
 metric names are the ones tools/agent_metric_names.py reads from this repository's Swift sources. Last, checks that
-docs/images/dashboard-layout.svg is what tools/render_dashboard_layout.py draws from the dashboard. Exit status 1
+docs/images/dashboard-layout.svg is what tools/render_dashboard_layout.py draws from the dashboard, and
+docs/images/service-graph.svg what tools/render_service_graph.py draws from the oracle's edges. Exit status 1
 when any case fails; ConfigCommandTests (Tests/TraceCoreTests) runs this script.
 """
 
@@ -255,9 +256,15 @@ def main() -> int:
         failures.append(f"docs/images/dashboard-layout.svg: {(layout.stdout + layout.stderr).strip()}")
     else:
         print("ok   the README's layout picture matches the dashboard")
+    graph = subprocess.run([sys.executable, str(TOOLS / "render_service_graph.py"), "--check"],
+                           capture_output=True, text=True, timeout=60)
+    if graph.returncode != 0:
+        failures.append(f"docs/images/service-graph.svg: {(graph.stdout + graph.stderr).strip()}")
+    else:
+        print("ok   the README's service graph picture matches docs/images/service-graph.json")
     for f in failures:
         print(f"FAIL {f}")
-    print(f"{len(CASES) + 2 - len(failures)} of {len(CASES) + 2} cases passed")
+    print(f"{len(CASES) + 3 - len(failures)} of {len(CASES) + 3} cases passed")
     return 1 if failures else 0
 
 

@@ -53,7 +53,8 @@ struct ScenarioTruth {
     }
 
     /// Compares live spans with the truth, as the replay ground-truth tests do for the shipped captures (default
-    /// synthesis options: a sender that traces itself gets no PRODUCER of ours).
+    /// synthesis options: a sender that traces itself gets no PRODUCER of ours). A call is CLIENT + SERVER: its
+    /// CLIENT is its send span, its SERVER the receive span of its delivery.
     func check(_ spans: [DecodedSpan]) -> (problems: [String], summary: String) {
         var problems: [String] = []
         var producersRight = 0, producers = 0, unknownSenders = 0, consumersRight = 0, consumers = 0, callsRight = 0,
@@ -61,8 +62,9 @@ struct ScenarioTruth {
         let byID = Dictionary(spans.map { ($0.spanID, $0) }, uniquingKeysWith: { first, _ in first })
         for op in operations {
             let mine = spans.filter { $0.messageID == op.uniqueID }
-            let producer = mine.filter { $0.kind == 4 }
-            if op.traceParent != nil {
+            let isCall = op.kind == "call"
+            let producer = mine.filter { $0.kind == (isCall ? 3 : 4) }
+            if op.traceParent != nil, !isCall {
                 if !producer.isEmpty { problems.append("\(op.uniqueID): the sender traces itself, yet we emitted a PRODUCER") }
             } else {
                 producers += 1
@@ -75,7 +77,7 @@ struct ScenarioTruth {
                 } else {
                     problems.append("\(op.uniqueID) \(op.kind): sender \(producer[0].service), truth \(op.service)")
                 }
-                if let cause = op.causedBy, let parent = producer.first?.parentSpanID {
+                if let cause = op.causedBy, op.traceParent == nil, let parent = producer.first?.parentSpanID {
                     causes += 1
                     if let parentSpan = byID[parent], [2, 5].contains(parentSpan.kind), parentSpan.messageID == cause {
                         causesRight += 1
@@ -84,7 +86,7 @@ struct ScenarioTruth {
                     }
                 }
             }
-            let consumerSpans = mine.filter { $0.kind == 5 }
+            let consumerSpans = mine.filter { $0.kind == (isCall ? 2 : 5) }
             consumers += op.deliveries.count
             if consumerSpans.count != op.deliveries.count {
                 problems.append("\(op.uniqueID) \(op.kind): \(consumerSpans.count) CONSUMER spans for \(op.deliveries.count) deliveries")
@@ -100,7 +102,7 @@ struct ScenarioTruth {
                 } else {
                     problems.append("\(op.uniqueID): CONSUMER on \(delivery.queue) is \(consumer.service)@\(consumer.host ?? "-"), truth \(delivery.service)@\(delivery.host)")
                 }
-                if op.traceParent == nil, let producerID = producer.first?.spanID, consumer.parentSpanID != producerID {
+                if op.traceParent == nil || isCall, let producerID = producer.first?.spanID, consumer.parentSpanID != producerID {
                     problems.append("\(op.uniqueID): CONSUMER on \(delivery.queue) is not a child of the PRODUCER")
                 }
             }

@@ -67,8 +67,8 @@ struct TwoBusTruth {
                 problems.append("cross-bus \(op.method) \(op.uniqueID): parent \(parent.map { "\($0.kind) \($0.name)" } ?? "none"), not a receive span of its cause \(op.causedBy ?? "-")")
             }
         }
-        // One tree per request: spans joined by parent links, and a CLIENT with the PRODUCER of its call (both are
-        // roots at a request's first publish). Spans belong to the request of the operation their message ID names.
+        // One tree per request: spans joined by parent links (a call's SERVER hangs on its CLIENT). Spans belong to
+        // the request of the operation their message ID names.
         let requestOf = Dictionary(operations.map { ($0.uniqueID, $0.requestID) }, uniquingKeysWith: { first, _ in first })
         var group = Dictionary(spans.map { ($0.spanID, $0.spanID) }, uniquingKeysWith: { first, _ in first })
         func find(_ id: String) -> String {
@@ -76,13 +76,8 @@ struct TwoBusTruth {
             while let next = group[id], next != id { id = next }
             return id
         }
-        let producerOf = Dictionary(
-            spans.filter { $0.kind == 4 }.compactMap { span in span.messageID.map { ($0, span.spanID) } },
-            uniquingKeysWith: { first, _ in first })
         for span in spans {
-            var links = [span.parentSpanID].compactMap { $0 }
-            if span.kind == 3, let id = span.messageID, let producer = producerOf[id] { links.append(producer) }
-            for link in links where group[link] != nil { group[find(span.spanID)] = find(link) }
+            if let link = span.parentSpanID, group[link] != nil { group[find(span.spanID)] = find(link) }
         }
         var trees: [String: Set<String>] = [:]
         for span in spans {

@@ -6,7 +6,7 @@ import Foundation
 /// status, string-valued attributes and where it came from (our spans, or spans the services exported themselves).
 ///
 /// Both tools read only these fields (plus links in the collector's newest links mode, which our `Span` cannot carry
-/// yet: see ProposedSpanModel.swift).
+/// yet).
 struct GraphSpan: Sendable {
     enum Source: String, Sendable {
         /// Synthesized by trace-bridge.

@@ -7,7 +7,7 @@ import TestSupport
 /// Issue 14's acceptance: what Tempo's service graphs, the collector's `servicegraph` connector and `spanmetrics`
 /// make of our spans, checked against each capture's ground truth (`ServiceGraphOracle` implements their rules).
 ///
-/// The expected graph, from the truth alone (the span model of ProposedSpanModel.swift):
+/// The expected graph, from the truth alone (the span model of docs/synthesis.md, "The spans"):
 /// - an answered call S → R is one request edge S → R (CLIENT of S, its SERVER child of R); failed when the reply
 ///   carried a failure;
 /// - a cast, fanout or notification delivered to R is one `messaging_system` edge S → R per message and receiving
@@ -30,6 +30,10 @@ struct ServiceGraphTests {
         var description: String { "\(requests) requests, \(failed) failed" }
     }
 
+    /// A change applied to the replay's spans before a check: how `ServiceGraphOracleSelfTests` shows that the checks
+    /// fail on other span shapes.
+    typealias Reshape = @Sendable ([Span]) -> [Span]
+
     static let cases: [(String, Tool)] = GroundTruthTests.fixtures.flatMap { fixture in Tool.allCases.map { (fixture, $0) } }
 
     /// Slack for comparing wire times (the capture's `captured_at`, taken when the firehose copy reached the capture
@@ -42,11 +46,11 @@ struct ServiceGraphTests {
     /// Our spans, plus the spans the services exported themselves when the capture has them: the graph an
     /// operator sees is computed over both.
     static func spans(
-        _ fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy = .complement, proposed: Bool = false
+        _ fixture: String, senderTraced: SynthesisOptions.SenderTracedPolicy = .complement, reshape: Reshape? = nil
     ) throws -> (replay: Replay, ours: [GraphSpan], exported: [GraphSpan]) {
         let options = GroundTruthTests.options(for: fixture, senderTraced: senderTraced)
         var replay = try Replay(fixture: fixture, options: options)
-        if proposed { replay.spans = ProposedSpanModel.apply(replay.spans, options: options) }
+        if let reshape { replay.spans = reshape(replay.spans) }
         var exported: [GraphSpan] = []
         let file = Repository.fixture("\(fixture).spans.jsonl")
         if FileManager.default.fileExists(atPath: file.path) {
@@ -142,17 +146,13 @@ struct ServiceGraphTests {
 
     // MARK: Tests
 
-    /// Why four checks are off: they need issue 14's call structure, not yet in SpanSynthesizer.
-    static let structurePending: Comment =
-        "issue 14: the call as CLIENT -> SERVER and the CONSUMER at the delivery are pending (docs/synthesis.md, Semantic conventions)"
-
     @Test("one edge per service pair that talks, with the truth's request and failure counts", arguments: cases)
     func edges(fixture: String, tool: Tool) throws {
         try Self.checkEdges(fixture: fixture, tool: tool)
     }
 
-    static func checkEdges(fixture: String, tool: Tool, proposed: Bool = false) throws {
-        let (replay, ours, exported) = try Self.spans(fixture, proposed: proposed)
+    static func checkEdges(fixture: String, tool: Tool, reshape: Reshape? = nil) throws {
+        let (replay, ours, exported) = try Self.spans(fixture, reshape: reshape)
         let truth = try Truth(fixture: fixture)
         let oracle = ServiceGraphOracle.run(ours + exported, tool: tool)
         let expected = Self.expectedGraph(
@@ -162,13 +162,49 @@ struct ServiceGraphTests {
         report("\(fixture) [\(tool)] service graph: \(Self.busEdges(oracle).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; "))")
     }
 
+    /// The README's picture: the collector's service graph of every shipped capture (our spans and the services'
+    /// own, as `edges` checks them), summed. `UPDATE_GOLDEN=1` rewrites docs/images/service-graph.json and fails;
+    /// `python3 tools/render_service_graph.py` draws it (`--check`, run by the manifest validator's tests, tells
+    /// whether the SVG is current).
+    @Test("the README's service graph is the oracle's graph of the shipped captures")
+    func readmeGraph() throws {
+        var total: [EdgeKey: Counts] = [:]
+        for fixture in GroundTruthTests.fixtures {
+            let (_, ours, exported) = try Self.spans(fixture)
+            for (key, counts) in Self.busEdges(ServiceGraphOracle.run(ours + exported, tool: .collector)) {
+                total[key, default: Counts()].requests += counts.requests
+                total[key, default: Counts()].failed += counts.failed
+            }
+        }
+        func quoted(_ text: String) -> String {
+            var writer = JSONWriter()
+            writer.string(text)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        let lines = total.keys.sorted().map { key in
+            let type = key.connectionType.isEmpty ? "request" : key.connectionType
+            return "    {\"client\": \(quoted(key.client)), \"server\": \(quoted(key.server)), \"connection_type\": \(quoted(type)), "
+                + "\"requests\": \(total[key]!.requests), \"failed\": \(total[key]!.failed)}"
+        }
+        let text = "{\n  \"tool\": \"servicegraph connector\",\n  \"captures\": \(GroundTruthTests.fixtures.count),\n  \"edges\": [\n"
+            + lines.joined(separator: ",\n") + "\n  ]\n}\n"
+        #expect(total.keys.contains { $0.connectionType.isEmpty } && total.keys.contains { $0.connectionType == "messaging_system" })
+        let file = Repository.root.appendingPathComponent("docs/images/service-graph.json")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try Data(text.utf8).write(to: file)
+            Issue.record("rewrote \(file.lastPathComponent): run python3 tools/render_service_graph.py, review, rerun without UPDATE_GOLDEN")
+            return
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == text, "the service graph changed: UPDATE_GOLDEN=1 make test, then tools/render_service_graph.py")
+    }
+
     @Test("no messaging edge is failed because of our spans: a delivered message did not fail", arguments: cases)
     func messagingEdgesNotFailed(fixture: String, tool: Tool) throws {
         try Self.checkMessagingEdgesNotFailed(fixture: fixture, tool: tool)
     }
 
-    static func checkMessagingEdgesNotFailed(fixture: String, tool: Tool, proposed: Bool = false) throws {
-        let (_, ours, _) = try Self.spans(fixture, proposed: proposed)
+    static func checkMessagingEdgesNotFailed(fixture: String, tool: Tool, reshape: Reshape? = nil) throws {
+        let (_, ours, _) = try Self.spans(fixture, reshape: reshape)
         let oracle = ServiceGraphOracle.run(ours, tool: tool)
         for (key, metrics) in oracle.edges where key.connectionType == "messaging_system" {
             #expect(metrics.failed == 0, "\(fixture) [\(tool)]: \(key) has \(metrics.failed) failed of \(metrics.requests)")
@@ -183,8 +219,8 @@ struct ServiceGraphTests {
         try Self.checkQueueWaitLatency(fixture: fixture)
     }
 
-    static func checkQueueWaitLatency(fixture: String, proposed: Bool = false) throws {
-        let (replay, ours, exported) = try Self.spans(fixture, proposed: proposed)
+    static func checkQueueWaitLatency(fixture: String, reshape: Reshape? = nil) throws {
+        let (replay, ours, exported) = try Self.spans(fixture, reshape: reshape)
         let truth = try Truth(fixture: fixture)
         let oracle = ServiceGraphOracle.run(ours + exported, tool: .tempo)
         let byID = Dictionary(replay.spans.map { ($0.spanID.hex, $0) }, uniquingKeysWith: { first, _ in first })
@@ -224,8 +260,8 @@ struct ServiceGraphTests {
         try Self.checkRoundTripLatency(fixture: fixture, tool: tool)
     }
 
-    static func checkRoundTripLatency(fixture: String, tool: Tool, proposed: Bool = false) throws {
-        let (replay, ours, exported) = try Self.spans(fixture, proposed: proposed)
+    static func checkRoundTripLatency(fixture: String, tool: Tool, reshape: Reshape? = nil) throws {
+        let (replay, ours, exported) = try Self.spans(fixture, reshape: reshape)
         let truth = try Truth(fixture: fixture)
         let oracle = ServiceGraphOracle.run(ours + exported, tool: tool)
         let byID = Dictionary(replay.spans.map { ($0.spanID.hex, $0) }, uniquingKeysWith: { first, _ in first })
@@ -256,8 +292,8 @@ struct ServiceGraphTests {
         try Self.checkSpanNameCardinality(fixture: fixture)
     }
 
-    static func checkSpanNameCardinality(fixture: String, proposed: Bool = false) throws {
-        let replay = try Self.spans(fixture, proposed: proposed).replay
+    static func checkSpanNameCardinality(fixture: String, reshape: Reshape? = nil) throws {
+        let replay = try Self.spans(fixture, reshape: reshape).replay
         let truth = try Truth(fixture: fixture)
         var hosts = Set((truth.json["processes"]?.arrayValue ?? []).compactMap { $0["host"]?.stringValue })
         for op in truth.operations {
@@ -289,8 +325,8 @@ struct ServiceGraphTests {
         try Self.checkOtelSeriesApart(policy: policy)
     }
 
-    static func checkOtelSeriesApart(policy: SynthesisOptions.SenderTracedPolicy, proposed: Bool = false) throws {
-        let (_, ours, exported) = try Self.spans("e_otel", senderTraced: policy, proposed: proposed)
+    static func checkOtelSeriesApart(policy: SynthesisOptions.SenderTracedPolicy, reshape: Reshape? = nil) throws {
+        let (_, ours, exported) = try Self.spans("e_otel", senderTraced: policy, reshape: reshape)
         #expect(!exported.isEmpty)
         let metrics = SpanMetricsOracle(ours + exported)
         for (key, series) in metrics.series.sorted(by: { $0.key < $1.key }) {
@@ -305,8 +341,8 @@ struct ServiceGraphTests {
         try Self.checkSemanticConventions(fixture: fixture)
     }
 
-    static func checkSemanticConventions(fixture: String, proposed: Bool = false) throws {
-        let replay = try Self.spans(fixture, proposed: proposed).replay
+    static func checkSemanticConventions(fixture: String, reshape: Reshape? = nil) throws {
+        let replay = try Self.spans(fixture, reshape: reshape).replay
         func string(_ span: Span, _ key: String) -> String? {
             if case .string(let value)? = span[attribute: key] { return value }
             return nil
