@@ -4,6 +4,8 @@ bindings (the `opentelemetry-proto` package) and prints a JSON summary of what i
 
     otlp_check.py json FILE    # OTLP/JSON, one ExportTraceServiceRequest per line (the Collector file exporter's format)
     otlp_check.py proto FILE   # one binary ExportTraceServiceRequest
+    otlp_check.py spans proto|json FILE   # every decoded span as one JSON line, in the format of the captures'
+                                          # `<capture>.spans.jsonl` (what ServiceGraphTests' oracle reads)
 
 Exits 1, naming the line and the reason, on anything the bindings reject. OTLP/JSON differs from the plain proto3
 JSON mapping in one way (OTLP spec, "JSON Protobuf Encoding"): trace and span IDs are hex, not base64, so they are
@@ -64,11 +66,36 @@ def summarize(requests):
             "services": sorted(services), "trace_ids": sorted(traces), "kinds": kinds, "statuses": statuses}
 
 
+def any_value(value):
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind in ("string_value", "int_value", "bool_value", "double_value") else None
+
+
+def span_lines(requests):
+    """One JSON object per span: IDs as hex, kind and status code by enum name, times, resource, scope, attributes."""
+    for request in requests:
+        for rs in request.resource_spans:
+            resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    yield {
+                        "resource": resource, "scope": {"name": ss.scope.name},
+                        "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                        "parent_span_id": span.parent_span_id.hex(), "name": span.name,
+                        "kind": span.SpanKind.Name(span.kind),
+                        "start_time_unix_nano": span.start_time_unix_nano, "end_time_unix_nano": span.end_time_unix_nano,
+                        "status": {"code": span.status.StatusCode.Name(span.status.code)},
+                        "attributes": {kv.key: any_value(kv.value) for kv in span.attributes},
+                    }
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("json", "proto"):
+    as_spans = len(sys.argv) == 4 and sys.argv[1] == "spans"
+    arguments = sys.argv[2:] if as_spans else sys.argv[1:]
+    if len(arguments) != 2 or arguments[0] not in ("json", "proto"):
         print(__doc__, file=sys.stderr)
         return 2
-    mode, path = sys.argv[1], sys.argv[2]
+    mode, path = arguments
     requests = []
     try:
         if mode == "proto":
@@ -84,7 +111,11 @@ def main():
                     document = json.loads(line)
                     hex_ids_to_base64(document, f"line {number}")
                     requests.append(json_format.Parse(json.dumps(document), ExportTraceServiceRequest()))
-        print(json.dumps(summarize(requests), sort_keys=True))
+        if as_spans:
+            for line in span_lines(requests):
+                print(json.dumps(line, sort_keys=True))
+        else:
+            print(json.dumps(summarize(requests), sort_keys=True))
     except Exception as error:  # any rejection is a test failure, reported with its reason
         print(f"otlp_check: {path}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
