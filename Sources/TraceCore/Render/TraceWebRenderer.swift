@@ -2,7 +2,8 @@
 /// assets: it must work on an air-gapped control plane), and the same data as JSON.
 ///
 /// Each row shows offset, duration, kind, name and service@host; a bar places the span on the trace's time axis.
-/// Queue wait is the CONSUMER span's duration (publish to delivery); ERROR spans are red with their message. Every
+/// A CONSUMER or SERVER bar starts at the delivery, so the gap after its parent's start is the queue wait; ERROR spans
+/// are red with their message. Every
 /// text comes from the allow-listed span fields only, HTML-escaped.
 public struct TraceWebRenderer {
     public init() {}
