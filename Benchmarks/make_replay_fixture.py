@@ -5,6 +5,11 @@ time and captured_at moved forward, in the fixture
 format trace-bridge replay reads. Generated at benchmark time, never committed.
 
     make_replay_fixture.py OUT [PASSES] [CAPTURES...]     default: 100 passes over a_boot b_failure d_notify e_otel
+    make_replay_fixture.py --keep-request-ids OUT PASSES p_neutron
+
+--keep-request-ids keeps every request ID across passes (the rest stays fresh): a service's own long-lived request
+ID (a neutron agent's, for its whole life) then collects handlers pass after pass, up to the 256 a request keeps,
+the case where correlation work per message grows with what a request holds.
 """
 import base64
 import json
@@ -17,9 +22,11 @@ FRESH_KEYS = ["_unique_id", "_msg_id", "_context_request_id", "_context_global_r
 
 
 def main():
-    out = pathlib.Path(sys.argv[1])
-    passes = int(sys.argv[2]) if len(sys.argv) > 2 else 100
-    captures = sys.argv[3:] or ["a_boot", "b_failure", "d_notify", "e_otel"]
+    arguments = [a for a in sys.argv[1:] if a != "--keep-request-ids"]
+    fresh_keys = [k for k in FRESH_KEYS if "request_id" not in k] if "--keep-request-ids" in sys.argv else FRESH_KEYS
+    out = pathlib.Path(arguments[0])
+    passes = int(arguments[1]) if len(arguments) > 1 else 100
+    captures = arguments[2:] or ["a_boot", "b_failure", "d_notify", "e_otel"]
     records = []
     for name in captures:
         for line in (REPO / "fixtures" / f"{name}.jsonl").read_text().splitlines():
@@ -39,7 +46,7 @@ def main():
             fresh = {}
             for name, record, outer, inner in records:
                 message = dict(inner)
-                for key in FRESH_KEYS:
+                for key in fresh_keys:
                     old = message.get(key)
                     if isinstance(old, str):
                         if (name, old) not in fresh:

@@ -41,4 +41,24 @@ import Testing
         #expect(cache.evict(now: 1_003).map(\.key) == ["b"], "too old: b (inserted at 2) leaves at 1,003")
         #expect(Set(cache.keys) == ["c", "d"])
     }
+
+    @Test("withValue changes a stored value in place: its array is not copied, its age is unchanged")
+    func withValueInPlace() {
+        var cache = ExpiringCache<String, [Int]>(capacity: 10, maximumAge: 1_000)
+        var array: [Int] = []
+        array.reserveCapacity(64)
+        array.append(contentsOf: [1, 2, 3])
+        cache.insert(array, for: "r", at: 0)
+        array = []  // the cache alone holds the buffer now
+        func address(_ value: [Int]) -> UInt { value.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        let before = cache.withValue(for: "r") { address($0) }
+        let after = cache.withValue(for: "r") { value -> UInt in
+            value.append(4)
+            return address(value)
+        }
+        #expect(before != nil && before == after, "appended in the stored buffer, not a copy of it")
+        #expect(cache["r"] == [1, 2, 3, 4])
+        #expect(cache.withValue(for: "missing") { $0.append(1) } == nil && cache["missing"] == nil && cache.count == 1)
+        #expect(cache.evict(now: 1_001).map(\.key) == ["r"], "still aged from its insert at 0")
+    }
 }

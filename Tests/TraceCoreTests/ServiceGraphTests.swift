@@ -162,36 +162,37 @@ struct ServiceGraphTests {
         report("\(fixture) [\(tool)] service graph: \(Self.busEdges(oracle).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; "))")
     }
 
-    /// The same edges from what an operator's collector receives: `trace-bridge replay --format otlp-proto` of each
-    /// capture (the CLI's service-map options as `GroundTruthTests.options`), decoded by the official OpenTelemetry
-    /// bindings (tools/otlp_check.py, an independent decoder), then the oracle.
-    @Test("replay --format otlp-proto, decoded by the official bindings, yields the truth's edges", arguments: GroundTruthTests.fixtures)
+    /// The same edges from what an operator's collector receives: `trace-bridge replay --format otlp-proto` and
+    /// `--format otlp-json` of each capture (the CLI's service-map options as `GroundTruthTests.options`), decoded by
+    /// the official OpenTelemetry bindings (tools/otlp_check.py, an independent decoder), then the oracle.
+    @Test("replay --format otlp-proto and otlp-json, decoded by the official bindings, yield the truth's edges", arguments: GroundTruthTests.fixtures)
     func edgesFromTheCLI(fixture: String) throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tb-graph-\(fixture)-\(UUID()).pb")
-        defer { try? FileManager.default.removeItem(at: output) }
-        var arguments = ["replay", Repository.fixture("\(fixture).jsonl").path, "--format", "otlp-proto", "--output", output.path, "--quiet"]
+        var arguments = ["replay", Repository.fixture("\(fixture).jsonl").path, "--quiet"]
         if fixture == "d_notify" {
             arguments += ["--service-map", "notifications=nova-notify-listener", "--service-map", "versioned_notifications=nova-notify-listener"]
         }
         if GroundTruthTests.queueLayoutFixtures.contains(fixture) || GroundTruthTests.neutronFixtures.contains(fixture) {
             arguments += ["--service-map", "notifications=ceilometer-agent-notification"]
         }
-        let cli = try CLI.run(arguments)
-        try #require(cli.status == 0, "\(cli.stderr)")
-        let decoded = try CLI.python([Repository.root.appendingPathComponent("tools/otlp_check.py").path, "spans", "proto", output.path])
-        try #require(decoded.status == 0, "\(decoded.stderr)")
-        let ours = try decoded.stdout.split(separator: "\n").compactMap { line -> GraphSpan? in
-            var span = GraphSpan(exported: try JSONValue(parsing: Array(line.utf8)))
-            span?.source = .bridge
-            return span
-        }
         let (replay, inProcess, exported) = try Self.spans(fixture)
-        #expect(ours.count == inProcess.count, "\(fixture): \(ours.count) spans decoded, \(inProcess.count) synthesized")
-        let oracle = ServiceGraphOracle.run(ours + exported, tool: .collector)
         let expected = Self.expectedGraph(
             fixture: fixture, tool: .collector, truth: try Truth(fixture: fixture), replay: replay, withExported: !exported.isEmpty)
-        let differences = Self.differences(Self.busEdges(oracle), expected)
-        #expect(differences.isEmpty, "\(fixture) from the CLI's OTLP:\n\(differences.joined(separator: "\n"))")
+        for (format, decoder) in [("otlp-proto", "proto"), ("otlp-json", "json")] {
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("tb-graph-\(fixture)-\(UUID()).\(decoder)")
+            defer { try? FileManager.default.removeItem(at: output) }
+            let cli = try CLI.run(arguments + ["--format", format, "--output", output.path])
+            try #require(cli.status == 0, "\(cli.stderr)")
+            let decoded = try CLI.python([Repository.root.appendingPathComponent("tools/otlp_check.py").path, "spans", decoder, output.path])
+            try #require(decoded.status == 0, "\(decoded.stderr)")
+            let ours = try decoded.stdout.split(separator: "\n").compactMap { line -> GraphSpan? in
+                var span = GraphSpan(exported: try JSONValue(parsing: Array(line.utf8)))
+                span?.source = .bridge
+                return span
+            }
+            #expect(ours.count == inProcess.count, "\(fixture) \(format): \(ours.count) spans decoded, \(inProcess.count) synthesized")
+            let differences = Self.differences(Self.busEdges(ServiceGraphOracle.run(ours + exported, tool: .collector)), expected)
+            #expect(differences.isEmpty, "\(fixture) from the CLI's \(format):\n\(differences.joined(separator: "\n"))")
+        }
     }
 
     /// The README's picture: the collector's service graph of every shipped capture (our spans and the services'

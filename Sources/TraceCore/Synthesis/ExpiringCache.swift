@@ -46,6 +46,15 @@ struct ExpiringCache<Key: Hashable, Value> {
         }
     }
 
+    /// Runs `body` on the value stored for `key`, in place: unlike `self[key]` (whose setter pattern holds a second
+    /// copy while it runs), a value's arrays are not copied when `body` changes them. Nil when there is no entry;
+    /// the entry's age is unchanged.
+    @discardableResult
+    mutating func withValue<R>(for key: Key, _ body: (inout Value) throws -> R) rethrows -> R? {
+        guard let index = entries.index(forKey: key) else { return nil }
+        return try body(&entries.values[index].value)
+    }
+
     /// Inserts or replaces; a replaced entry counts as new for its age.
     mutating func insert(_ value: Value, for key: Key, at time: Int64) {
         nextGeneration += 1

@@ -141,7 +141,9 @@ public struct SpanSynthesizer {
         let target = map.target(exchange: event.exchange, routingKey: event.routingKey)
         let destination = map.service(of: target)
         let requestID = message.context.requestID
-        var request = requestID.flatMap { requests[$0] }
+        // Taken out of the table until it is inserted again below, so that changing its handlers (a cause's
+        // `lastActive`, `blockedOn`) does not copy them: a long-lived request holds up to 256.
+        var request = requestID.flatMap { requests.removeValue(for: $0) }
 
         var sender = attributeSender(message, event: event, target: target, destination: destination, request: request)
         if message.isCall, let replyQueue = message.replyQueue, sender.host == nil, !sender.isUnknown,
@@ -176,28 +178,28 @@ public struct SpanSynthesizer {
             of: message, event: event, identity: identity, options: options, sendID: producerID)
 
         // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
-        let common = commonAttributes(message, event: event, identity: identity, target: target)
+        var attributes = commonAttributes(message, event: event, identity: identity, target: target)
         // The service the message is for, when the map names one: a service graph's virtual node when nothing
         // answers (a timed-out call, an unroutable publish).
         let peer = destination.flatMap { $0.isUnknown ? nil : $0.service }
-        let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey, target: target)
-        var attributes = common
-        attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
-        attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
-        attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
-        if let node = event.node { attributes.append(Self.serverAddress(node: node)) }
-        if let peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
-        if causeAmbiguous { attributes.append(Self.ambiguousCause) }
         // Only a publish the broker could not route failed. An ERROR-priority notification was sent fine: its
         // priority is an attribute, not the span's status.
         var status = Span.Status.unset
         let unroutable = event.routedQueues?.isEmpty ?? false
-        if unroutable {
-            status = .error("unroutable: no queue is bound for routing key \(event.routingKey)")
-            attributes.append(Attribute(AttributeKey.errorType, .string("unroutable")))
-            attributes.append(Attribute(AttributeKey.traceBridgeUnroutable, .bool(true)))
-        }
+        if unroutable { status = .error("unroutable: no queue is bound for routing key \(event.routingKey)") }
+        // A call never gets a PRODUCER (above), so `attributes` stays the common set for its CLIENT and SERVER.
         if emitProducer {
+            let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey, target: target)
+            attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
+            attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
+            attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
+            if let node = event.node { attributes.append(Self.serverAddress(node: node)) }
+            if let peer { attributes.append(contentsOf: Self.peerAttributes(peer)) }
+            if causeAmbiguous { attributes.append(Self.ambiguousCause) }
+            if unroutable {
+                attributes.append(Attribute(AttributeKey.errorType, .string("unroutable")))
+                attributes.append(Attribute(AttributeKey.traceBridgeUnroutable, .bool(true)))
+            }
             spans.append(Span(
                 traceID: context.traceID, spanID: producerID, parentSpanID: context.parent,
                 parentIsRemote: context.parentIsRemote, traceState: context.traceState,
@@ -223,7 +225,7 @@ public struct SpanSynthesizer {
             // Hostile values must not trap: timeouts are clamped to a day and deadlines saturate.
             let timeout = event.properties.expirationMilliseconds.map { min($0, Self.maximumTimeout / 1_000_000) * 1_000_000 }
                 ?? options.defaultCallTimeout
-            var callAttributes = common
+            var callAttributes = attributes
             if let expiration = event.properties.expirationMilliseconds {
                 callAttributes.append(Attribute(AttributeKey.openstackRpcTimeoutMS, .int(expiration)))
             }
@@ -430,7 +432,8 @@ public struct SpanSynthesizer {
                 resource: receiver)) }
         }
         guard let requestID = message.context.requestID else { return }
-        var request = requests[requestID] ?? RequestRecord()
+        // Taken out and inserted again (below): appending to a handler list still held by the table would copy it.
+        var request = requests.removeValue(for: requestID) ?? RequestRecord()
         request.handlers.append(Handler(
             process: receiver, spanID: handlerSpan, traceID: context.traceID, traceState: context.traceState,
             strong: context.strong, openedAt: event.time, lastActive: event.time,
@@ -512,14 +515,12 @@ public struct SpanSynthesizer {
             }
             spans.append(serverSpan(&server, of: call, end: event.time, failure: message.failure))
             call.server = server
-            if let requestID = call.requestID, var request = requests[requestID] {
-                request.close(handlerSpan: server.spanID)
-                requests[requestID] = request
+            if let requestID = call.requestID {
+                requests.withValue(for: requestID) { $0.close(handlerSpan: server.spanID) }
             }
-        } else if let requestID = call.requestID, var request = requests[requestID] {
+        } else if let requestID = call.requestID {
             // The delivery was not seen at all, nor inferred: its handler is done all the same.
-            request.close(callMsgID: msgID)
-            requests[requestID] = request
+            requests.withValue(for: requestID) { $0.close(callMsgID: msgID) }
         }
         if !options.visibility.seesDeliveries(fromQueue: event.routingKey) {
             // This source never sees the reply's delivery: the publish is the last thing the call shows.
@@ -571,9 +572,9 @@ public struct SpanSynthesizer {
     ) -> [Span] {
         call.clientClosed = true
         call.timedOut = timedOut
-        if let requestID = call.requestID, var request = requests[requestID] {
-            request.unblock(msgID: call.msgID)
-            requests[requestID] = request
+        if let requestID = call.requestID {
+            let msgID = call.msgID
+            requests.withValue(for: requestID) { $0.unblock(msgID: msgID) }
         }
         var attributes = call.attributes
         if how != .replyDelivered { attributes.append(Attribute(AttributeKey.traceBridgeCallEnd, .string(how.rawValue))) }
@@ -826,14 +827,16 @@ extension SpanSynthesizer {
     func commonAttributes(_ message: OsloMessage, event: BusEvent, identity: String, target: ServiceMap.Target)
         -> [Attribute]
     {
-        var attributes: [Attribute] = [
-            Attribute(AttributeKey.messagingSystem, .string("rabbitmq")),
-            Attribute(AttributeKey.messagingDestinationName, .string(event.exchange.isEmpty ? "amq.default" : event.exchange)),
-            Attribute(AttributeKey.messagingRabbitmqDestinationRoutingKey, .string(event.routingKey)),
-            Attribute(AttributeKey.messagingMessageID, .string(identity)),
-            Attribute(AttributeKey.messagingMessageBodySize, .int(Int64(event.body.count))),
-            Attribute(AttributeKey.openstackMessageKind, .string(Self.messageKind(message, event: event))),
-        ]
+        // Room for what any span kind adds after these (up to 24 in all): one allocation, no regrowth per append.
+        var attributes: [Attribute] = []
+        attributes.reserveCapacity(24)
+        attributes.append(Attribute(AttributeKey.messagingSystem, .string("rabbitmq")))
+        attributes.append(Attribute(
+            AttributeKey.messagingDestinationName, .string(event.exchange.isEmpty ? "amq.default" : event.exchange)))
+        attributes.append(Attribute(AttributeKey.messagingRabbitmqDestinationRoutingKey, .string(event.routingKey)))
+        attributes.append(Attribute(AttributeKey.messagingMessageID, .string(identity)))
+        attributes.append(Attribute(AttributeKey.messagingMessageBodySize, .int(Int64(event.body.count))))
+        attributes.append(Attribute(AttributeKey.openstackMessageKind, .string(Self.messageKind(message, event: event))))
         if let msgID = message.msgID {
             attributes.append(Attribute(AttributeKey.messagingMessageConversationID, .string(msgID)))
         }
