@@ -15,6 +15,11 @@ public enum Harness {
         var spans = pipeline.process(line: line, number: 1)
         spans += pipeline.finish()
         encode(spans)
+        // The fast reader of capture-shaped lines and the reference reader agree on every line: the same record or
+        // the same error.
+        let read = Result { () throws(FixtureError) in try BusMessage(line: line, lineNumber: 1) }
+        let reference = Result { () throws(FixtureError) in try BusMessage(referenceLine: line, lineNumber: 1) }
+        precondition(read == reference, "the fast line reader differs from the reference: \(read) vs \(reference)")
         if let record = try? BusMessage(line: line, lineNumber: 1) {
             // What the reader accepts, the writer writes so that the reader accepts it again, unchanged.
             let rewritten = record.jsonLine()

@@ -73,6 +73,11 @@ public struct AMQPTable: Equatable, Sendable {
         self.entries = Self.hasDuplicateKeys(entries) ? Self.firstOfEachKey(entries) : entries
     }
 
+    /// Entries whose keys the caller has already checked to be distinct (`BusMessage.fastLine`).
+    init(distinctEntries entries: [(key: String, value: AMQPValue)]) {
+        self.entries = entries
+    }
+
     /// Real header tables have a dozen keys and no duplicates: comparing pairs beats hashing every key into a set.
     private static func hasDuplicateKeys(_ entries: [(key: String, value: AMQPValue)]) -> Bool {
         guard entries.count > 1 else { return false }

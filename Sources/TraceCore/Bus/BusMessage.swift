@@ -54,9 +54,20 @@ extension BusMessage {
     /// `routing_key`, `captured_at` or `body_b64` is rejected. As in any JSON object lookup here, the first of
     /// duplicate members counts.
     ///
-    /// One pass over the line: the base64 body is decoded from the line's bytes in place and only the small members
-    /// (headers, properties) are built as `JSONValue`s.
+    /// Lines of the shape `trace-bridge capture` writes are read by `fastLine` without building JSON values; any
+    /// other line (and every invalid one, so errors read the same) by the reference reader.
     public init(line: [UInt8], lineNumber: Int) throws(FixtureError) {
+        if let record = Self.fastLine(line, lineNumber: lineNumber) {
+            self = record
+        } else {
+            try self.init(referenceLine: line, lineNumber: lineNumber)
+        }
+    }
+
+    /// The reference reader, for every line: one pass over the line, the base64 body decoded from the line's bytes in
+    /// place, the small members (headers, properties) built as `JSONValue`s and converted. `fastLine` must agree with
+    /// it wherever it reads a line (tests compare them on every capture and fuzz input; so does the fuzzer).
+    public init(referenceLine line: [UInt8], lineNumber: Int) throws(FixtureError) {
         func fail(_ reason: SkipReason, _ detail: String) -> FixtureError {
             FixtureError(line: lineNumber, reason: reason, detail: detail)
         }

@@ -41,9 +41,9 @@ public struct JSONScanner {
     /// The deepest nesting `parseValue()` builds; deeper input fails with `.tooDeep` instead of exhausting the stack.
     public static let maximumDepth = 128
 
-    @usableFromInline init(buffer: UnsafeBufferPointer<UInt8>) {
+    @usableFromInline init(buffer: UnsafeBufferPointer<UInt8>, offset: Int = 0) {
         self.buffer = buffer
-        self.offset = 0
+        self.offset = offset
     }
 
     /// Runs `body` with a scanner over `bytes`. The scanner must not escape `body`.
@@ -357,6 +357,27 @@ public struct JSONScanner {
         return String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 
+    /// Reads a number token as an integer: nil (the token consumed) when it has a fraction or an exponent or does not
+    /// fit an `Int64`, as `Int64(text)` would say of its text, without making the text.
+    mutating func readInteger() throws(JSONError) -> Int64? {
+        let range = try readNumberRange()
+        var index = range.lowerBound
+        let negative = buffer[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var value: Int64 = 0
+        while index < range.upperBound {
+            let byte = buffer[index]
+            guard isDigit(byte) else { return nil }
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            guard !overflow, !overflow2 else { return nil }
+            value = next
+            index += 1
+        }
+        return value
+    }
+
     private mutating func readNumberRange() throws(JSONError) -> Range<Int> {
         skipWhitespace()
         let start = offset
@@ -544,6 +565,21 @@ public struct JSONKey {
             guard raw.count == expected.count else { return false }
             guard let base = raw.baseAddress, let other = expected.baseAddress else { return true }
             return memcmp(base, other, raw.count) == 0
+        }
+    }
+
+    /// The same key bytes as `other` (both as read: the unescaped bytes when there were escapes).
+    func sameBytes(as other: JSONKey) -> Bool {
+        func withBytes<R>(_ key: JSONKey, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+            if let unescaped = key.unescaped { return unescaped.withUnsafeBufferPointer(body) }
+            return body(key.raw)
+        }
+        return withBytes(self) { mine in
+            withBytes(other) { theirs in
+                guard mine.count == theirs.count else { return false }
+                guard let a = mine.baseAddress, let b = theirs.baseAddress else { return true }
+                return memcmp(a, b, mine.count) == 0
+            }
         }
     }
 
