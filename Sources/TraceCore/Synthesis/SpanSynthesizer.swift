@@ -171,13 +171,15 @@ public struct SpanSynthesizer {
             context.traceID = SpanIDScheme.traceID(identity: identity)
         }
 
-        let producerID = SpanIDScheme.spanID(role: .send, identity: identity)
         // A call is one CLIENT span (and its SERVER): its request message gets no PRODUCER or CONSUMER of ours, so
         // that service graphs pair CLIENT and SERVER directly and count the call once (docs/synthesis.md, "A call").
+        // Its send span ID and consumer parent are therefore never needed: not hashed (one SHA-256 per call).
         let emitProducer = !message.isCall
             && !(context.fromSender && options.senderTraced == .complement && message.context.traceParent != nil)
-        let consumerParent = Self.consumerParent(
-            of: message, event: event, identity: identity, options: options, sendID: producerID)
+        let producerID = message.isCall ? nil : SpanIDScheme.spanID(role: .send, identity: identity)
+        let consumerParent = producerID.map {
+            Self.consumerParent(of: message, event: event, identity: identity, options: options, sendID: $0)
+        }
 
         // Shared by the PRODUCER and, for a call, the CLIENT and SERVER spans: built once.
         var attributes = commonAttributes(message, event: event, identity: identity, target: target)
@@ -190,7 +192,7 @@ public struct SpanSynthesizer {
         let unroutable = event.routedQueues?.isEmpty ?? false
         if unroutable { status = .error("unroutable: no queue is bound for routing key \(event.routingKey)") }
         // A call never gets a PRODUCER (above), so `attributes` stays the common set for its CLIENT and SERVER.
-        if emitProducer {
+        if emitProducer, let producerID {
             let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey, target: target)
             attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
             attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
@@ -371,9 +373,6 @@ public struct SpanSynthesizer {
             TraceContext(traceID: $0.traceID, parent: $0.consumerParent, parentIsRemote: true, traceState: $0.traceState,
                          strong: $0.strong, fromSender: false)
         } ?? traceContext(of: message, event: event, identity: identity, cause: nil)
-        // Derived from the message alone, so the publish's record, when there is one, already holds it.
-        let parent = published?.consumerParent
-            ?? Self.consumerParent(of: message, event: event, identity: identity, options: options)
 
         let foreign = options.foreignQueues.contains { SourceVisibility.topicMatches($0, queue) }
         // The queue wait, when both ends were seen: an attribute, since the span itself starts at the delivery.
@@ -408,6 +407,9 @@ public struct SpanSynthesizer {
             }
         } else {
             handlerSpan = consumerID
+            // Derived from the message alone, so the publish's record, when there is one, already holds it.
+            let parent = published?.consumerParent
+                ?? Self.consumerParent(of: message, event: event, identity: identity, options: options)
             let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
             var attributes = commonAttributes(message, event: event, identity: identity, target: target)
             // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
@@ -876,7 +878,8 @@ extension SpanSynthesizer {
         var traceID: TraceID
         var traceState: String?
         var strong: Bool
-        var consumerParent: SpanID
+        /// The parent of the message's CONSUMER spans; nil for a call, which has none.
+        var consumerParent: SpanID?
         var time: Int64
         /// The handler span the PRODUCER was parented on by cause inference (the cause, or the common ancestor of
         /// ambiguous ones): the handlers this message opens descend from it.
