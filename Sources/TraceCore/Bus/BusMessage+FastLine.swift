@@ -189,10 +189,14 @@ private enum FastLine {
     /// The type of member `key` in the types object at `object`: the member at `hint` when it is that key (then
     /// `hint` moves past it), else the first member of that name, as the reference's lookup finds it. Every member
     /// before `hint` was matched in order to an earlier, different key, so the one at `hint` is the first of its name.
+    ///
+    /// Keys are compared as bytes, the reference's as `String`s, which are equal when canonically equivalent
+    /// ("\u{212A}" is "K"): a non-ASCII key is left to the reference.
     static func memberType(
         _ key: JSONKey, buffer: UnsafeBufferPointer<UInt8>, object: Int, hint: inout Int
     ) throws(JSONError) -> FieldType {
         var cursor = JSONScanner(buffer: buffer, offset: hint)
+        guard key.isASCII else { throw bail(cursor) }
         if cursor.peek() == UInt8(ascii: "\"") {
             let name = try cursor.readKey()
             try cursor.expect(UInt8(ascii: ":"))
@@ -208,6 +212,7 @@ private enum FastLine {
         guard cursor.peek() != UInt8(ascii: "}") else { return .inferred }
         while true {
             let name = try cursor.readKey()
+            guard name.isASCII else { throw bail(cursor) }
             try cursor.expect(UInt8(ascii: ":"))
             if name.sameBytes(as: key) { return try fieldType(&cursor) }
             try cursor.skipValue()

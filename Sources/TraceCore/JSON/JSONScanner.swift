@@ -568,6 +568,12 @@ public struct JSONKey {
         }
     }
 
+    /// Only ASCII bytes (as read).
+    var isASCII: Bool {
+        if let unescaped { return unescaped.withUnsafeBufferPointer(UTF8Text.isASCII) }
+        return UTF8Text.isASCII(raw)
+    }
+
     /// The same key bytes as `other` (both as read: the unescaped bytes when there were escapes).
     func sameBytes(as other: JSONKey) -> Bool {
         func withBytes<R>(_ key: JSONKey, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
