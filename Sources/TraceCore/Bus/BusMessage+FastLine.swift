@@ -5,7 +5,7 @@ extension BusMessage {
     /// the reference reader (`init(referenceLine:)`) then reads or rejects, so errors are always the reference's.
     ///
     /// Why: the reference reader built the headers and their type tree as JSON values and then converted them, about
-    /// 30 allocations per line of the 44 that reading a line cost (Benchmarks/RESULTS.md). Agreement with the
+    /// 26 of the 44 allocations per line that reading a line cost (Benchmarks/RESULTS.md). Agreement with the
     /// reference is tested on every line of every capture, on the fuzz corpus and by the fuzzer.
     static func fastLine(_ line: [UInt8], lineNumber: Int) -> BusMessage? {
         do {
