@@ -162,8 +162,8 @@ private enum FastLine {
     enum FieldType {
         case inferred
         case letter(UInt8)
-        case table(Int?)
-        case array(Int?)
+        case table(Int)
+        case array(Int)
     }
 
     /// The table at the cursor, its members typed by the `header_types` object at offset `types`.
