@@ -61,6 +61,11 @@ test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 
 ## The whole test suite under ThreadSanitizer, then AddressSanitizer: the tests and every agent they start are
 ## instrumented, and a report stops the process (halt_on_error), failing its test. Own build directories.
+## SANITIZE_SKIP leaves out three tests whose length is waiting or repetition, not code the others do not run:
+## the reorder window's 1,224-replay measurement (its code is the default-window tests'), the cluster failover
+## (reconnection is the broker-restart test's) and the 60 s collector outage (retries are the export tests').
+## They run in `make test`; under a sanitizer they were the longest of a run that took 25 min per sanitizer.
+SANITIZE_SKIP ?= ReorderWindowTests/defaultIsMeasured|LiveBrokerTests/Cluster/clusterFailover|LiveBrokerTests/Export/outage
 sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	tools/broker.sh install
 	tools/broker.sh start
@@ -71,7 +76,8 @@ sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 		TRACE_BRIDGE_PYTHON=$(abspath $(VENV))/bin/python \
 		TRACE_BRIDGE_SCENARIO_PYTHON=$(abspath $(SCENARIO_VENV))/bin/python \
 		TB_BROKER_DIR=$(abspath .broker) \
-		$(SWIFT) test --skip-build --sanitize=$$sanitizer --build-path .build-$$sanitizer || status=1; \
+		$(SWIFT) test --skip-build --sanitize=$$sanitizer --build-path .build-$$sanitizer \
+			--skip '$(SANITIZE_SKIP)' || status=1; \
 	done; \
 	tools/broker.sh stop; \
 	tools/broker.sh cluster-stop; \

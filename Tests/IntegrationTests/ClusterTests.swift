@@ -193,18 +193,18 @@ extension LiveBrokerTests {
             // The broker itself drops a few: RabbitMQ 3.10 routes trace messages into a quorum queue fire-and-forget
             // (rabbit_basic:publish delivers `stateless`: rabbit_fifo_client:untracked_enqueue to the leader named
             // in the queue's record, never resent), so those routed while node 1, the leader, goes down and a new
-            // one takes over are lost. What the test requires: only casts published during the stop are missing,
-            // few of them (measured 3 to 5 of 800, about 30-50 ms, uninstrumented), and every cast before and after
-            // arrives. Under a sanitizer the two cores are busier and the election slower (measured 44 casts in one
-            // run, 0.44 s, under ThreadSanitizer): there the loss must stay under half of what was published between
-            // the stop and the agent's reconnection, which losing the whole outage would not.
+            // one takes over are lost. How many depends on how long the election takes, which depends on how busy
+            // the two cores are, not on the agent: measured 3 to 5 of 800 (30-50 ms) on idle cores, 44 (0.44 s)
+            // under ThreadSanitizer, 59 (0.58 s) with the in-memory suites running beside it. What the test requires
+            // of the agent: only casts published between the stop and its reconnection are missing, and fewer than
+            // half of those (losing the outage, as a classic queue or a failover that never resumed would, fails);
+            // every cast before and after arrives.
             let lostAt = missing.compactMap { casts.firstIndex(of: $0) }.sorted()
             let lostTimes = missing.compactMap { castTimes[$0] }
             let window = stopped.timeIntervalSince1970...reconnected.timeIntervalSince1970
             #expect(lostTimes.allSatisfy(window.contains), "casts lost outside the stop: \(lostTimes.map { $0 - window.lowerBound }) s after it began")
             let publishedInOutage = castTimes.values.filter(window.contains).count
-            let bound = ProcessInfo.processInfo.environment["TRACE_BRIDGE_SANITIZER"] == nil ? 20 : publishedInOutage / 2
-            #expect(missing.count <= bound, "\(missing.count) of \(casts.count) casts lost (positions \(lostAt); \(publishedInOutage) published during the outage): more than a leader election's worth")
+            #expect(missing.count <= publishedInOutage / 2, "\(missing.count) of \(casts.count) casts lost (positions \(lostAt); \(publishedInOutage) published during the outage): more than a leader election's worth")
             let lostRelative = lostTimes.map { String(format: "%.3f", $0 - window.lowerBound) }
             print("cluster: node 1 stopped under \(casts.count) casts in 8 s (100/s via nodes 2 and 3); the agent was consuming again \(String(format: "%.2f", failover)) s after `node-stop 1` began; casts the broker dropped (no span): \(missing.count), positions \(lostAt), \(lostRelative) s into the stop")
 
