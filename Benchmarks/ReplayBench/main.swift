@@ -14,6 +14,13 @@
 //   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
 //   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
 //
+//   trace-bridge-bench FILE oslo [ROUNDS]
+//
+// times the oslo.messaging decoder alone, the largest piece of the live path's work per message: every body of the
+// file (decompressed where it is) is read into memory first, untimed, then decoded ROUNDS times (default 5). One JSON
+// line: bodies, their mean size, CPU µs and allocations per body. Steadier than the decode stage's difference from
+// the parse stage, which carries the fixture line's cost and the file's reading.
+//
 //   trace-bridge-bench FILE memory [CAPACITY...]
 //
 // measures the correlation state instead: heap bytes per entry at each --correlation-capacity (measureMemory).
@@ -130,7 +137,44 @@ func measureMemory(_ path: String, capacities: [Int]) {
     }
 }
 
+/// `oslo` mode: OsloDecoder.decode over bodies held in memory (see the header).
+func measureOslo(_ path: String, rounds: Int) {
+    var bodies: [[UInt8]] = []
+    forEachLine(path) { line, number in
+        guard let record = try? BusMessage(line: line, lineNumber: number), let event = try? BusEvent(record: record),
+            let body = try? event.decodableBody()
+        else { return }
+        bodies.append(body)
+    }
+    var decoded = 0, methodBytes = 0
+    let calls = tb_malloc_calls()
+    let cpu = cpuSeconds()
+    for _ in 0..<rounds {
+        for body in bodies {
+            guard let message = try? OsloDecoder.decode(body) else { continue }
+            decoded += 1
+            methodBytes += message.method?.utf8.count ?? 0
+        }
+    }
+    let cpuUsed = cpuSeconds() - cpu
+    let runs = Double(max(bodies.count * rounds, 1))
+    let line: [String: Any] = [
+        "stage": "oslo", "bodies": bodies.count, "rounds": rounds, "decoded": decoded, "method_bytes": methodBytes,
+        "mean_body_bytes": bodies.isEmpty ? 0 : bodies.reduce(0) { $0 + $1.count } / bodies.count,
+        "cpu_s": (cpuUsed * 1000).rounded() / 1000,
+        "cpu_us_per_body": (cpuUsed / runs * 1e7).rounded() / 10,
+        "allocations_per_body": (Double(tb_malloc_calls() - calls) / runs * 10).rounded() / 10,
+    ]
+    if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
+if arguments.count >= 2, arguments.dropFirst().first == "oslo", let path = arguments.first {
+    measureOslo(path, rounds: arguments.dropFirst(2).first.flatMap { Int($0) } ?? 5)
+    exit(0)
+}
 if arguments.count >= 2, arguments.dropFirst().first == "memory", let path = arguments.first {
     let capacities = arguments.dropFirst(2).compactMap { Int($0) }
     measureMemory(path, capacities: capacities.isEmpty ? [10_000, 25_000, 50_000, 100_000] : capacities)
