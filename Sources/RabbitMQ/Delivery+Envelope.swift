@@ -98,6 +98,7 @@ extension AMQPValue {
             }
             var values: [AMQPValue] = []
             if value.array.num_entries > 0, let base = value.array.entries {
+                values.reserveCapacity(Int(value.array.num_entries))
                 for index in 0..<Int(value.array.num_entries) { values.append(AMQPValue(base[index], depth: depth + 1)) }
             }
             self = .array(values)

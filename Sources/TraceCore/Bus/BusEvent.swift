@@ -108,13 +108,14 @@ extension BusEvent {
         default:
             throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
         }
-        let routingKeys = headers["routing_keys"]?.arrayValue?.compactMap(\.stringValue)
+        // Only the first routing key is used: found without building the array of them.
+        let routingKey = headers["routing_keys"]?.arrayValue?.lazy.compactMap(\.stringValue).first
         let exchange = headers["exchange_name"]?.stringValue ?? (kind == .publish ? name : "")
         self.init(
             kind: kind,
             time: record.capturedAt,
             exchange: exchange,
-            routingKey: routingKeys?.first ?? "",
+            routingKey: routingKey ?? "",
             queue: kind == .deliver ? name : nil,
             routedQueues: kind == .publish ? headers["routed_queues"]?.arrayValue?.compactMap(\.stringValue) : nil,
             properties: headers["properties"]?.tableValue.map(MessageProperties.init(table:)) ?? MessageProperties(),

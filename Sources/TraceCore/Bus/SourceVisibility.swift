@@ -26,7 +26,10 @@ public struct SourceVisibility: Sendable, Equatable {
 
     /// True when deliveries from `queue` reach the agent.
     public func seesDeliveries(fromQueue queue: String) -> Bool {
-        firehosePatterns.contains { Self.topicMatches($0, "deliver.\(queue)") }
+        // Asked for every routed queue of every publish: `deliver.#` answers without building the trace key.
+        if seesAllDeliveries { return true }
+        let key = "deliver.\(queue)"
+        return firehosePatterns.contains { Self.topicMatches($0, key) }
     }
 
     /// RPC replies are publishes to the default exchange, which only the firehose shows (it cannot be tapped).

@@ -93,7 +93,7 @@ public struct EventPipeline {
 
     private mutating func synthesize(_ entries: [ReorderWindow.Entry]) -> [Span] {
         var spans: [Span] = []
-        for entry in entries { spans += synthesizer.process(entry.event, entry.message) }
+        for entry in entries { spans.adopt(synthesizer.process(entry.event, entry.message)) }
         return spans
     }
 

@@ -527,7 +527,7 @@ public struct SpanSynthesizer {
         }
         if !options.visibility.seesDeliveries(fromQueue: event.routingKey) {
             // This source never sees the reply's delivery: the publish is the last thing the call shows.
-            spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false, end: .replyPublished))
+            spans.adopt(closeClient(&call, at: event.time, timedOut: false, end: .replyPublished))
             calls.removeValue(for: msgID)
             return
         }
@@ -549,7 +549,7 @@ public struct SpanSynthesizer {
             return
         }
         if call.failure == nil { call.failure = message.failure }
-        spans.append(contentsOf: closeClient(&call, at: event.time, timedOut: false))
+        spans.adopt(closeClient(&call, at: event.time, timedOut: false))
         if call.server == nil || call.replyPublishedAt != nil {
             calls.removeValue(for: msgID)
         } else {
@@ -1091,5 +1091,13 @@ extension SpanSynthesizer {
         mutating func unblock(msgID: String) {
             for index in handlers.indices { handlers[index].blockedOn.remove(msgID) }
         }
+    }
+}
+
+extension Array where Element == Span {
+    /// Appends `spans`, taking their array as it is when this one is empty (as it mostly is: the spans a message
+    /// completes): no new buffer and no copy.
+    mutating func adopt(_ spans: [Span]) {
+        if isEmpty { self = spans } else { append(contentsOf: spans) }
     }
 }
