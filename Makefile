@@ -65,12 +65,14 @@ test: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 ## the reorder window's 1,224-replay measurement (its code is the default-window tests'), the cluster failover
 ## (reconnection is the broker-restart test's) and the 60 s collector outage (retries are the export tests').
 ## They run in `make test`; under a sanitizer they were the longest of a run that took 25 min per sanitizer.
+## SANITIZERS picks the sanitizers (CI: thread only; see .ci/run).
+SANITIZERS ?= thread address
 SANITIZE_SKIP ?= ReorderWindowTests/defaultIsMeasured|LiveBrokerTests/Cluster/clusterFailover|LiveBrokerTests/Export/outage
 sanitize: deps $(VENV)/.installed $(SCENARIO_VENV)/.installed
 	tools/broker.sh install
 	tools/broker.sh start
 	status=0; \
-	for sanitizer in thread address; do \
+	for sanitizer in $(SANITIZERS); do \
 		$(SWIFT) build --build-tests --sanitize=$$sanitizer --build-path .build-$$sanitizer || { status=1; break; }; \
 		TSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=halt_on_error=1:detect_leaks=0 TRACE_BRIDGE_SANITIZER=$$sanitizer \
 		TRACE_BRIDGE_PYTHON=$(abspath $(VENV))/bin/python \
