@@ -93,6 +93,14 @@ def main():
                 if marker in inner:
                     start = inner.index(marker) + len(marker)
                     write("TraceParent", inner[start:inner.index('"', start)].encode())
+    # The envelope's string escaped in the ways the decoder's escaped walk leaves to the unescaping reference (\\uXXXX,
+    # \\n), and with escapes of the message's own, so the fuzzer starts from both sides of that line.
+    with open(os.path.join(ROOT, "fixtures", "a_boot.jsonl"), "rb") as handle:
+        inner = json.loads(json.loads(base64.b64decode(json.loads(handle.readline())["body_b64"]))["oslo.message"])
+    inner["_context_user_name"] = "caf\u00e9 \"quoted\" back\\slash"
+    for text, ascii_outer in [(json.dumps(inner), True), (json.dumps(inner, indent=1), True),
+                              (json.dumps(inner, ensure_ascii=False), True), (json.dumps(inner, ensure_ascii=False), False)]:
+        write("Oslo", json.dumps({"oslo.version": "2.0", "oslo.message": text}, ensure_ascii=ascii_outer).encode())
     for example in ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
                     "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future",
                     "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"]:

@@ -44,10 +44,14 @@ public enum Harness {
         _ = try? BusEvent(record: BusMessage(line: line, lineNumber: 1))
     }
 
-    /// A message body: the oslo.messaging decoder, then synthesis of a publish and a delivery of it.
+    /// A message body: the oslo.messaging decoder (whose escaped walk must agree with the unescaping reference), then
+    /// synthesis of a publish and a delivery of it.
     public static func oslo(_ bytes: UnsafeBufferPointer<UInt8>) {
         let body = Array(bytes)
-        guard let message = try? OsloDecoder.decode(body) else { return }
+        let decoded = Result { () throws(OsloDecodingError) in try OsloDecoder.decode(body) }
+        let reference = Result { () throws(OsloDecodingError) in try OsloDecoder.decodeUnescaping(body) }
+        precondition(decoded == reference, "the escaped walk and the unescaping reference disagree: \(decoded) != \(reference)")
+        guard case .success(let message) = decoded else { return }
         var synthesizer = SpanSynthesizer()
         let publish = BusEvent(kind: .publish, time: 1_000, exchange: "nova", routingKey: "conductor",
                                routedQueues: ["conductor"], connection: "a -> b", source: .firehose, body: body)

@@ -36,14 +36,18 @@ public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct JSONScanner {
     /// The document; valid only inside the `scan` call that made this scanner.
     @usableFromInline let buffer: UnsafeBufferPointer<UInt8>
-    public private(set) var offset: Int
+    public internal(set) var offset: Int
+    /// The document is the content of a JSON string, read without unescaping it (`readEmbeddedDocument`): `\"` is its
+    /// quote, and a raw `"` ends it.
+    @usableFromInline let escaped: Bool
 
     /// The deepest nesting `parseValue()` builds; deeper input fails with `.tooDeep` instead of exhausting the stack.
     public static let maximumDepth = 128
 
-    @usableFromInline init(buffer: UnsafeBufferPointer<UInt8>, offset: Int = 0) {
+    @usableFromInline init(buffer: UnsafeBufferPointer<UInt8>, offset: Int = 0, escaped: Bool = false) {
         self.buffer = buffer
         self.offset = offset
+        self.escaped = escaped
     }
 
     /// Runs `body` with a scanner over `bytes`. The scanner must not escape `body`.
@@ -72,16 +76,27 @@ public struct JSONScanner {
     mutating func skipWhitespace() {
         while offset < count {
             switch buffer[offset] {
-            case 0x20, 0x0A, 0x0D, 0x09: offset += 1
+            case 0x20: offset += 1
+            // Escaped, a raw line break or tab is not whitespace of the document but a control byte of the string
+            // that holds it, which ends the read (the unescaping path then reports it).
+            case 0x0A, 0x0D, 0x09:
+                if escaped { return }
+                offset += 1
             default: return
             }
         }
     }
 
-    /// The next non-whitespace byte, not consumed.
+    /// The next non-whitespace byte, not consumed (escaped: `"` for `\"`, nil at the raw quote that ends the document).
     public mutating func peek() -> UInt8? {
         skipWhitespace()
-        return offset < count ? buffer[offset] : nil
+        guard offset < count else { return nil }
+        let byte = buffer[offset]
+        if escaped, byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            let (decoded, width) = escapedByte(at: offset)
+            return width == 0 ? nil : decoded
+        }
+        return byte
     }
 
     func error(_ code: JSONError.Code) -> JSONError { JSONError(code: code, offset: offset) }
@@ -106,9 +121,13 @@ public struct JSONScanner {
         offset += length
     }
 
-    /// Fails unless only whitespace is left.
+    /// Fails unless only whitespace is left (escaped: before the raw quote that ends the string holding the document).
     public mutating func expectEnd() throws(JSONError) {
         skipWhitespace()
+        if escaped {
+            guard offset < count, buffer[offset] == UInt8(ascii: "\"") else { throw error(.trailingData) }
+            return
+        }
         guard offset == count else { throw error(.trailingData) }
     }
 
@@ -175,6 +194,7 @@ public struct JSONScanner {
 
     /// An object key: a view of the document's bytes when it has no escapes (nearly always), else its unescaped copy.
     mutating func readKey() throws(JSONError) -> JSONKey {
+        if escaped { return try readEscapedKey() }
         try expect(UInt8(ascii: "\""))
         let start = offset
         let end = endOfPlainRun(from: start)
@@ -207,6 +227,7 @@ public struct JSONScanner {
 
     /// Reads a string value, unescaped and validated as UTF-8.
     public mutating func readString() throws(JSONError) -> String {
+        if escaped { return try readEscapedString() }
         try expect(UInt8(ascii: "\""))
         let start = offset
         let end = endOfPlainRun(from: start)
@@ -226,6 +247,7 @@ public struct JSONScanner {
     /// Reads a string value and lends its unescaped bytes to `body`: a view of the document itself when the string
     /// has no escapes (a base64 body, say), so nothing is copied.
     public mutating func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(JSONError) -> R {
+        if escaped { return try withEscapedStringBytes(body) }
         try expect(UInt8(ascii: "\""))
         let start = offset
         let end = endOfPlainRun(from: start)
@@ -243,6 +265,7 @@ public struct JSONScanner {
     /// never more than its escaped ones), the plain runs between escapes are copied in bulk, and the closing quote
     /// ends it. Only past 1 MiB of remaining document does it first find the end, so as not to over-allocate.
     public mutating func readStringBytes() throws(JSONError) -> [UInt8] {
+        if escaped { return try readEscapedStringBytes() }
         try expect(UInt8(ascii: "\""))
         let start = offset
         let firstEnd = endOfPlainRun(from: start)
@@ -283,10 +306,10 @@ public struct JSONScanner {
                 }
                 guard byte == UInt8(ascii: "\\") else { return fail(.unexpectedByte, at: index) }
                 guard index + 1 < count, written < capacity else { return fail(.unexpectedEnd, at: count) }
-                let escaped = buffer[index + 1]
+                let escapeByte = buffer[index + 1]
                 index += 2
                 let decoded: UInt8
-                switch escaped {
+                switch escapeByte {
                 case UInt8(ascii: "\""): decoded = 0x22
                 case UInt8(ascii: "\\"): decoded = 0x5C
                 case UInt8(ascii: "/"): decoded = 0x2F
@@ -487,6 +510,7 @@ public struct JSONScanner {
     }
 
     private mutating func skipStringBody() throws(JSONError) {
+        if escaped { return try skipEscapedStringBody() }
         try expect(UInt8(ascii: "\""))
         while true {
             offset = endOfPlainRun(from: offset)
