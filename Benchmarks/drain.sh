@@ -55,6 +55,6 @@ done
 
 echo
 echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)," \
-     "$COUNT messages per run, $RUNS runs each, trace-bridge at $(git describe --always --dirty)," \
+     "$COUNT messages per run, $RUNS runs each, trace-bridge ${AGENT_BINARY:-at $(git describe --always --dirty)}," \
      "$((SECONDS - t0)) s end to end"
 "$PY" Benchmarks/measure.py summarize "$RESULTS"

@@ -2,7 +2,8 @@
 #   - the private broker of tools/broker.sh (started if it is not running, and then stopped again on exit) with a
 #     vhost of its own, tb-bench (deleted on exit): the firehose is on for vhost /, where it would copy every
 #     benchmark message into the queues bound to it (the live tests' among them);
-#   - release builds of the C consumer and of trace-bridge;
+#   - release builds of the C consumer and of trace-bridge (AGENT_BINARY=PATH runs that binary instead: an A/B of two
+#     builds against the same broker, e.g. a copy of .build/release/trace-bridge from before a change);
 #   - Benchmarks/discard_receiver.py as the agent's OTLP/HTTP collector.
 # Sets URL, OUT, PY, broker_pid, agent, port and received_spans (the receiver's span count so far).
 VHOST=tb-bench
@@ -26,9 +27,13 @@ start_broker_vhost "$VHOST"
 
 echo "building the C consumer and trace-bridge (release; the first build takes minutes)" >&2
 cc -O2 -Wall Benchmarks/c-consumer/consumer.c -lrabbitmq -o "$OUT/consumer"
-swift build -c release --product trace-bridge >"$OUT/swift-release.log" 2>&1 ||
-    { tail -n 30 "$OUT/swift-release.log" >&2; exit 1; }
-agent=$(swift build -c release --show-bin-path)/trace-bridge
+if [ -n "${AGENT_BINARY:-}" ]; then
+    agent=$AGENT_BINARY
+else
+    swift build -c release --product trace-bridge >"$OUT/swift-release.log" 2>&1 ||
+        { tail -n 30 "$OUT/swift-release.log" >&2; exit 1; }
+    agent=$(swift build -c release --show-bin-path)/trace-bridge
+fi
 
 "$PY" Benchmarks/discard_receiver.py >"$OUT/receiver.port" &
 receiver=$!

@@ -25,4 +25,4 @@ echo "load: the agent exported $exported spans, the receiver got $received" >&2
 
 "$PY" Benchmarks/live_load.py backlog-memory --url "$URL" --agent "$agent" --count "$BACKLOG" \
     --seconds "$MEMORY_SECONDS" --log-dir "$OUT" | tee "$OUT/backlog-memory.json"
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, trace-bridge at $(git describe --always --dirty), $((SECONDS - t0)) s end to end"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, trace-bridge ${AGENT_BINARY:-at $(git describe --always --dirty)}, $((SECONDS - t0)) s end to end"
