@@ -92,10 +92,10 @@ extension BusEvent {
 
     private init(firehose record: BusMessage) throws(BusEventError) {
         let key = record.routingKey
-        guard let dot = key.firstIndex(of: ".") else {
+        guard let dot = key.utf8.firstIndex(of: UInt8(ascii: ".")) else {
             throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
         }
-        let name = String(key[key.index(after: dot)...])
+        let name = String(key[key.utf8.index(after: dot)...])
         let headers = record.headers
         let kind: Kind
         switch key[..<dot] {

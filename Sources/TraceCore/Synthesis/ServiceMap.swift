@@ -138,15 +138,16 @@ public struct ServiceMap: Sendable, Equatable {
         /// Hostname up to the first `:` (host names have none), counter after the last (decimal digits), the
         /// process name in between. Nil for anything else, including the uuid hex of the classic names.
         public init?(_ text: some StringProtocol) {
-            guard let first = text.firstIndex(of: ":"), let last = text.lastIndex(of: ":"), first != last,
+            let colons = text.utf8.indices.lazy.filter { text.utf8[$0] == UInt8(ascii: ":") }
+            guard let first = colons.first, let last = colons.reduce(nil, { $1 }), first != last,
                 first != text.startIndex
             else { return nil }
-            let digits = text[text.index(after: last)...]
+            let digits = text[text.utf8.index(after: last)...]
             guard !digits.isEmpty, digits.utf8.count <= 9, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                 let counter = Int(digits)
             else { return nil }
             hostname = String(text[..<first])
-            processname = String(text[text.index(after: first)..<last])
+            processname = String(text[text.utf8.index(after: first)..<last])
             self.counter = counter
         }
     }
@@ -160,30 +161,40 @@ public struct ServiceMap: Sendable, Equatable {
                 topic: queue, server: nil, isFanoutQueue: false, isReplyQueue: true,
                 queueManagerName: QueueManagerName(queue.dropFirst("reply_".count)))
         }
-        // `<topic>_fanout_<suffix>`: the first "_fanout_" followed by uuid hex digits or a queue-manager name.
-        let marker = Array("_fanout_".utf8)
-        let bytes = Array(queue.utf8)
-        if bytes.count > marker.count {
-            for start in 1..<(bytes.count - marker.count)
-            where bytes[start..<(start + marker.count)].elementsEqual(marker) {
-                let suffix = bytes[(start + marker.count)...]
-                let topic = String(decoding: bytes[..<start], as: UTF8.self)
-                if suffix.allSatisfy({ hexValue($0) != nil }) {
-                    return Target(topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false)
-                }
-                if let name = QueueManagerName(String(decoding: suffix, as: UTF8.self)) {
-                    return Target(
-                        topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false, queueManagerName: name)
-                }
-            }
-        }
+        if let fanout = Self.fanoutQueueTarget(queue) { return fanout }
         // A queue named like its fanout exchange is the stream layout: classic layouts never declare one.
-        if queue.hasSuffix("_fanout"), queue.utf8.count > "_fanout".utf8.count, !queue.contains(".") {
+        if queue.hasSuffix("_fanout"), queue.utf8.count > "_fanout".utf8.count, !queue.utf8.contains(UInt8(ascii: ".")) {
             return Target(
                 topic: String(queue.dropLast("_fanout".count)), server: nil, isFanoutQueue: true, isReplyQueue: false,
                 isStreamQueue: true)
         }
         return splitTopic(queue)
+    }
+
+    private static let fanoutMarker = Array("_fanout_".utf8)
+
+    /// `<topic>_fanout_<suffix>`: the first "_fanout_" followed by uuid hex digits or a queue-manager name. Read in
+    /// the string's own bytes (this runs for every delivery: no array copies of the name).
+    private static func fanoutQueueTarget(_ name: String) -> Target? {
+        var name = name
+        return name.withUTF8 { bytes -> Target? in
+            let marker = fanoutMarker
+            guard bytes.count > marker.count else { return nil }
+            for start in 1..<(bytes.count - marker.count)
+            where bytes[start] == UInt8(ascii: "_") && bytes[start..<(start + marker.count)].elementsEqual(marker) {
+                let suffix = UnsafeBufferPointer(rebasing: bytes[(start + marker.count)...])
+                let topic = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<start]), as: UTF8.self)
+                if suffix.allSatisfy({ hexValue($0) != nil }) {
+                    return Target(topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false)
+                }
+                if let queueManager = QueueManagerName(String(decoding: suffix, as: UTF8.self)) {
+                    return Target(
+                        topic: topic, server: nil, isFanoutQueue: true, isReplyQueue: false,
+                        queueManagerName: queueManager)
+                }
+            }
+            return nil
+        }
     }
 
     /// The target of a publish: a fanout exchange `<topic>_fanout`, else the routing key `<topic>[.<server>]`.
@@ -196,11 +207,12 @@ public struct ServiceMap: Sendable, Equatable {
     }
 
     private func splitTopic(_ name: String) -> Target {
-        guard let dot = name.firstIndex(of: ".") else {
+        // Byte searches: the separators are ASCII, and a String's Character search is many times slower.
+        guard let dot = name.utf8.firstIndex(of: UInt8(ascii: ".")) else {
             return Target(topic: name, server: nil, isFanoutQueue: false, isReplyQueue: false)
         }
         let topic = String(name[..<dot])
-        let rest = String(name[name.index(after: dot)...])
+        let rest = String(name[name.utf8.index(after: dot)...])
         return Target(topic: topic, server: rest.isEmpty ? nil : rest, isFanoutQueue: false, isReplyQueue: false)
     }
 
@@ -228,8 +240,8 @@ public struct ServiceMap: Sendable, Equatable {
     /// A notification's `publisher_id` as a service: versioned `nova-compute:compute-1` names the service and
     /// host; legacy `compute.compute-1` names the topic (or a `publisherServices` prefix: `network.ctl-1`) and host.
     public func publisher(_ publisherID: String) -> ServiceIdentity {
-        if let colon = publisherID.firstIndex(of: ":") {
-            let host = publisherID[publisherID.index(after: colon)...]
+        if let colon = publisherID.utf8.firstIndex(of: UInt8(ascii: ":")) {
+            let host = publisherID[publisherID.utf8.index(after: colon)...]
             return ServiceIdentity(service: String(publisherID[..<colon]), host: host.isEmpty ? nil : String(host))
         }
         let target = splitTopic(publisherID)

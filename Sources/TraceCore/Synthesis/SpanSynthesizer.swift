@@ -805,7 +805,7 @@ extension SpanSynthesizer {
 
     /// `server.address`: the host part of a RabbitMQ node name (`rabbit@ctl-1` → `ctl-1`).
     static func serverAddress(node: String) -> Attribute {
-        let host = node.firstIndex(of: "@").map { node[node.index(after: $0)...] } ?? node[...]
+        let host = node.utf8.firstIndex(of: UInt8(ascii: "@")).map { node[node.utf8.index(after: $0)...] } ?? node[...]
         return Attribute(AttributeKey.serverAddress, .string(String(host.isEmpty ? node[...] : host)))
     }
 
