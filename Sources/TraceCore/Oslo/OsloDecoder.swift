@@ -44,14 +44,8 @@ public enum OsloDecoder {
                             try scanner.readObject { (key, scanner) throws(JSONError) in try message.read(key, &scanner) }
                         }
                         inner = message
-                    case "oslo.version":
-                        if scanner.peek() == UInt8(ascii: "\"") {
-                            envelopeVersion = try scanner.readString()
-                        } else {
-                            try scanner.skipValue()
-                        }
-                    default:
-                        try fields.read(key, &scanner)
+                    case "oslo.version": envelopeVersion = try readVersion(&scanner) ?? envelopeVersion
+                    default: try fields.read(key, &scanner)
                     }
                 }
                 try scanner.expectEnd()
@@ -61,6 +55,15 @@ public enum OsloDecoder {
         }
         if let inner { return (inner, envelopeVersion ?? "2.0") }
         return (fields, nil)
+    }
+
+    /// `oslo.version` when it is a string; anything else is skipped (nil).
+    private static func readVersion(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+        guard scanner.peek() == UInt8(ascii: "\"") else {
+            try scanner.skipValue()
+            return nil
+        }
+        return try scanner.readString()
     }
 
     /// The reference path: `oslo.message` unescaped into a buffer, then walked. `decode` falls back to it, and the
@@ -85,14 +88,8 @@ public enum OsloDecoder {
                                 reason: .osloEnvelopeMessageNotString, detail: "oslo.message must be a JSON string")
                             try scanner.skipValue()
                         }
-                    case "oslo.version":
-                        if scanner.peek() == UInt8(ascii: "\"") {
-                            envelopeVersion = try scanner.readString()
-                        } else {
-                            try scanner.skipValue()
-                        }
-                    default:
-                        try fields.read(key, &scanner)
+                    case "oslo.version": envelopeVersion = try readVersion(&scanner) ?? envelopeVersion
+                    default: try fields.read(key, &scanner)
                     }
                 }
                 try scanner.expectEnd()
