@@ -135,8 +135,7 @@ extension JSONScanner {
             offset = end + 2
             return JSONKey(raw: raw, unescaped: nil)
         }
-        let token = try escapedStringToken()
-        let unescaped = try JSONScanner.scan(token) { (scanner) throws(JSONError) in try scanner.readStringBytes() }
+        let unescaped = try readEscapedStringBytes()
         guard unescaped.withUnsafeBufferPointer(Self.string) != nil else { throw error(.invalidUTF8) }
         return JSONKey(raw: UnsafeBufferPointer(start: nil, count: 0), unescaped: unescaped)
     }
