@@ -30,7 +30,7 @@ import TestSupport
             let method = "\(op["namespace"]?.stringValue ?? op["topic"]?.stringValue ?? "-")/\(op["method"]?.stringValue ?? "unknown")"
             expected[[client.resource.service, peer, method, outcome], default: 0] += 1
         }
-        let actual = metrics.calls.histograms.mapValues(\.count)
+        let actual = Dictionary(uniqueKeysWithValues: metrics.calls.histograms.map { (Array($0.key), $0.value.count) })
         #expect(actual == expected, "\(fixture): calls \(actual), truth \(expected)")
         #expect(metrics.calls.overflowed == 0)
     }
