@@ -12,6 +12,9 @@ public struct EventPipeline {
     public private(set) var window: ReorderWindow
     /// Records taken so far (`process(record:)`): the sequence the window and `releasedThrough` count in.
     public private(set) var inputs: Int64 = 0
+    /// What the window releases per event, kept between events so that releasing one allocates nothing (empty
+    /// between calls).
+    private var released: [ReorderWindow.Entry] = []
 
     public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
@@ -88,7 +91,15 @@ public struct EventPipeline {
     /// Through the reorder window when it is on; out come the events it releases, in order.
     private mutating func synthesize(_ event: BusEvent, _ message: OsloMessage, location: String) -> [Span] {
         guard window.window > 0 else { return synthesizer.process(event, message) }
-        return synthesize(window.insert(event, message, location: location, sequence: inputs))
+        // The buffer is taken out while in use (unique, so it grows in place) and emptied before it is put back, so
+        // it holds no message past this call.
+        var entries: [ReorderWindow.Entry] = []
+        swap(&entries, &released)
+        window.insert(event, message, location: location, sequence: inputs, into: &entries)
+        let spans = synthesize(entries)
+        entries.removeAll(keepingCapacity: true)
+        released = entries
+        return spans
     }
 
     private mutating func synthesize(_ entries: [ReorderWindow.Entry]) -> [Span] {

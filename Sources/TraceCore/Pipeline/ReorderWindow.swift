@@ -164,6 +164,16 @@ public struct ReorderWindow {
     public mutating func insert(
         _ event: BusEvent, _ message: OsloMessage, location: String, sequence: Int64
     ) -> [Entry] {
+        var out: [Entry] = []
+        insert(event, message, location: location, sequence: sequence, into: &out)
+        return out
+    }
+
+    /// `insert`, appending what leaves to `out`: the pipeline passes one buffer it keeps, so the common case (the
+    /// event leaves at once) allocates no array per message.
+    public mutating func insert(
+        _ event: BusEvent, _ message: OsloMessage, location: String, sequence: Int64, into out: inout [Entry]
+    ) {
         let node = Self.lane(of: event)
         if queues[node] == nil { queues[node] = NodeQueue() }
         if nodes.insert(event.node ?? "").inserted { nodeCount += 1 }
@@ -176,7 +186,8 @@ public struct ReorderWindow {
         if held == 0, !blocked(entry) {
             counters.heldMaximum = max(counters.heldMaximum, 1)
             settle(&entry)
-            return [entry]
+            out.append(entry)
+            return
         }
         if event.kind == .deliver, message.kind == .request, let requestID = message.context.requestID,
             let queue = event.queue
@@ -190,9 +201,7 @@ public struct ReorderWindow {
         queues[node]!.entries.append(entry)
         held += 1
         counters.heldMaximum = max(counters.heldMaximum, held)
-        var out: [Entry] = []
         release(now: event.time, everything: false, into: &out)
-        return out
     }
 
     /// Event time moved on (live: a timer): what has waited `window` leaves.
