@@ -31,7 +31,9 @@ public struct DecompressionError: Error, Equatable, Sendable, CustomStringConver
 /// Every codec runs through the libraries' streaming interfaces into a buffer that grows (doubling) up to
 /// `limit + 1` bytes and no further: a decompression bomb costs at most `limit` bytes of output and is reported as
 /// `tooLarge`, never an out-of-memory. The decoders' own memory is bounded too (zlib 32 KiB window, bzip2 about
-/// 4 MiB, zstd's window capped from the limit, brotli 16 MiB window, liblzma under `lzmaMemoryLimit`).
+/// 4 MiB, zstd's window capped from the limit, brotli 16 MiB window, liblzma under `lzmaMemoryLimit`). zlib, zstd and
+/// xz decoders are kept between bodies (`DecoderPool`, at most 4 each) and reset before each; bzip2 has no reset and
+/// brotli none that keeps memory, so theirs are created per body (`Benchmarks/decompression.sh` measures each).
 ///
 /// Strictness: one compressed stream (frame) per body, as kombu writes; bytes after its end are `corrupt`.
 public enum BodyDecompressor {
@@ -136,29 +138,42 @@ public enum BodyDecompressor {
     // MARK: - Codecs
 
     /// zlib or gzip format (zlib detects which from the header).
+    /// Inflate states kept between bodies (`DecoderPool`): `inflateReset` instead of a new state and window per body.
+    static let zlibPool = DecoderPool<UnsafeMutablePointer<z_stream>> { stream in
+        inflateEnd(stream)
+        stream.deallocate()
+    }
+
     static func inflate(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
-        var stream = z_stream()
-        let status = tb_inflate_init_zlib_or_gzip(&stream)
-        guard status == Z_OK else {
-            throw DecompressionError(.failed, "zlib inflateInit2 failed with status \(status)")
+        let stream: UnsafeMutablePointer<z_stream>
+        if let idle = zlibPool.take(), inflateReset(idle) == Z_OK {
+            stream = idle
+        } else {
+            stream = .allocate(capacity: 1)
+            stream.initialize(to: z_stream())
+            let status = tb_inflate_init_zlib_or_gzip(stream)
+            guard status == Z_OK else {
+                stream.deallocate()
+                throw DecompressionError(.failed, "zlib inflateInit2 failed with status \(status)")
+            }
         }
-        defer { inflateEnd(&stream) }
+        defer { zlibPool.put(stream) }
         return try drive(body, .zlib, limit: limit) { input, output in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = uInt(input.count)
-            stream.next_out = output.baseAddress
-            stream.avail_out = uInt(output.count)
-            let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+            stream.pointee.avail_in = uInt(input.count)
+            stream.pointee.next_out = output.baseAddress
+            stream.pointee.avail_out = uInt(output.count)
+            let status = CZlib.inflate(stream, Z_NO_FLUSH)
             let outcome: Step.Outcome
             switch status {
             case Z_STREAM_END: outcome = .end
             case Z_OK, Z_BUF_ERROR: outcome = .progress
             case Z_NEED_DICT: outcome = .corrupt("the stream needs a preset dictionary")
             case Z_MEM_ERROR: outcome = .failed("zlib is out of memory")
-            default: outcome = .corrupt(stream.msg.map { String(cString: $0) } ?? "zlib status \(status)")
+            default: outcome = .corrupt(stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)")
             }
-            return Step(consumed: input.count - Int(stream.avail_in), produced: output.count - Int(stream.avail_out),
-                        outcome: outcome)
+            return Step(consumed: input.count - Int(stream.pointee.avail_in),
+                        produced: output.count - Int(stream.pointee.avail_out), outcome: outcome)
         }
     }
 
@@ -190,19 +205,31 @@ public enum BodyDecompressor {
     }
 
     /// xz or legacy .lzma (liblzma's auto decoder), as Python's `lzma.decompress` accepts both.
+    /// xz decoders kept between bodies (`DecoderPool`): liblzma re-initializes a used stream in place and keeps its
+    /// dictionary when the next body asks for the same size (kombu's preset 6: 8 MiB, allocated per body otherwise).
+    static let lzmaPool = DecoderPool<UnsafeMutablePointer<lzma_stream>> { stream in
+        lzma_end(stream)
+        stream.deallocate()
+    }
+
     static func unxz(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
-        var stream = lzma_stream()
-        let status = lzma_auto_decoder(&stream, lzmaMemoryLimit, 0)
+        let stream = lzmaPool.take() ?? {
+            let stream = UnsafeMutablePointer<lzma_stream>.allocate(capacity: 1)
+            stream.initialize(to: lzma_stream())
+            return stream
+        }()
+        // Re-initializing a used stream is allowed and reuses its memory; a failure leaves nothing allocated.
+        let status = lzma_auto_decoder(stream, lzmaMemoryLimit, 0)
+        defer { lzmaPool.put(stream) }
         guard status == LZMA_OK else {
             throw DecompressionError(.failed, "lzma_auto_decoder failed with status \(status.rawValue)")
         }
-        defer { lzma_end(&stream) }
         return try drive(body, .lzma, limit: limit) { input, output in
-            stream.next_in = input.baseAddress
-            stream.avail_in = input.count
-            stream.next_out = output.baseAddress
-            stream.avail_out = output.count
-            let status = lzma_code(&stream, LZMA_FINISH)
+            stream.pointee.next_in = input.baseAddress
+            stream.pointee.avail_in = input.count
+            stream.pointee.next_out = output.baseAddress
+            stream.pointee.avail_out = output.count
+            let status = lzma_code(stream, LZMA_FINISH)
             let outcome: Step.Outcome
             switch status {
             case LZMA_STREAM_END: outcome = .end
@@ -211,21 +238,32 @@ public enum BodyDecompressor {
             case LZMA_OPTIONS_ERROR: outcome = .corrupt("unsupported xz options")
             case LZMA_DATA_ERROR: outcome = .corrupt("the data fails xz's integrity check")
             case LZMA_MEMLIMIT_ERROR:
-                outcome = .tooLarge("the stream needs \(lzma_memusage(&stream)) bytes of decoder memory, over the "
+                outcome = .tooLarge("the stream needs \(lzma_memusage(stream)) bytes of decoder memory, over the "
                     + "limit of \(lzmaMemoryLimit)")
             case LZMA_MEM_ERROR: outcome = .failed("liblzma is out of memory")
             default: outcome = .corrupt("liblzma status \(status.rawValue)")
             }
-            return Step(consumed: input.count - stream.avail_in, produced: output.count - stream.avail_out,
-                        outcome: outcome)
+            return Step(consumed: input.count - stream.pointee.avail_in,
+                        produced: output.count - stream.pointee.avail_out, outcome: outcome)
         }
     }
 
+    /// zstd contexts kept between bodies (`DecoderPool`): a `DCtx` is ~110 KB of state, created per body otherwise.
+    static let zstdPool = DecoderPool<OpaquePointer> { ZSTD_freeDCtx($0) }
+
     static func unzstd(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
-        guard let context = ZSTD_createDCtx() else {
-            throw DecompressionError(.failed, "ZSTD_createDCtx failed (out of memory)")
+        let context: OpaquePointer
+        if let idle = zstdPool.take() {
+            // Back to a clean state: no frame half read, the window limit set below for this call's limit.
+            ZSTD_DCtx_reset(idle, ZSTD_reset_session_and_parameters)
+            context = idle
+        } else {
+            guard let created = ZSTD_createDCtx() else {
+                throw DecompressionError(.failed, "ZSTD_createDCtx failed (out of memory)")
+            }
+            context = created
         }
-        defer { ZSTD_freeDCtx(context) }
+        defer { zstdPool.put(context) }
         // The window a frame may ask for: enough for any body within the limit (at least zstd's minimum, 1 KiB),
         // at most zstd's own default maximum (128 MiB).
         var windowLog: Int32 = 10

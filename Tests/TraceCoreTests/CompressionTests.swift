@@ -1,4 +1,4 @@
-import BodyDecompression
+@testable import BodyDecompression
 import Foundation
 import Testing
 
@@ -198,6 +198,47 @@ struct CompressionTests {
         }
         try expectSkippedAmidCapture(alias: alias, body: cases[0].1, header: .string(codec.contentType),
                                      reason: .compressionCorrupt)
+    }
+
+    @Test("decoders kept between bodies: after a truncated, damaged or too-large body the next one decodes exactly, also from several tasks at once",
+          arguments: aliases)
+    func pooledDecoders(alias: String) async throws {
+        let codec = try Self.codec(alias)
+        let plain = try Self.records("a_boot.jsonl").map(\.body)
+        let compressed = try Self.records("compressed/a_boot.\(alias).jsonl").map(\.body)
+        // Each body after a failure that leaves its decoder mid-stream: the decoder goes back to the pool that way,
+        // and must be reset before the next body.
+        for (index, body) in compressed.enumerated() {
+            var bad = body
+            var limit = BodyDecompressor.defaultLimit
+            switch index % 3 {
+            case 0: bad.removeLast(body.count / 2)
+            case 1: bad[body.count / 2] ^= 0x55   // codecs without a checksum may still decode it: ignored
+            default: limit = plain[index].count / 2
+            }
+            _ = try? BodyDecompressor.decompress(bad, codec, limit: limit)
+            #expect(try BodyDecompressor.decompress(body, codec) == plain[index], "\(alias) body \(index)")
+        }
+        switch codec {
+        case .zlib: #expect(BodyDecompressor.zlibPool.idleCount > 0)
+        case .lzma: #expect(BodyDecompressor.lzmaPool.idleCount > 0)
+        case .zstd: #expect(BodyDecompressor.zstdPool.idleCount > 0)
+        case .bzip2, .brotli: break   // created per body: no reset to reuse a state (bzip2), or none at all (brotli)
+        }
+        // Eight tasks at once, half of them failing a truncated body between good ones: no decoder is shared.
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var matched = 0
+                    for (index, body) in compressed.enumerated() {
+                        if task % 2 == 0 { _ = try? BodyDecompressor.decompress(Array(body.prefix(body.count / 2)), codec) }
+                        if try BodyDecompressor.decompress(body, codec) == plain[index] { matched += 1 }
+                    }
+                    return matched
+                }
+            }
+            for try await matched in group { #expect(matched == compressed.count, "\(alias): bodies decoded exactly") }
+        }
     }
 
     @Test("an integrity check catches a flipped byte where the format has one (zlib adler32, bzip2 and xz CRC)",
