@@ -11,6 +11,8 @@
 //   synthesize   + span synthesis (EventPipeline, what `trace-bridge replay` runs)
 //   red          synthesize + the bus's RED metrics from every span (BusREDMetrics, what `run` adds for /metrics;
 //                compare it with synthesize: encode does not include it)
+//   live         red + the recent-traces view of every span (RecentTraces, what `run` keeps for /traces: compare it
+//                with red)
 //   encode       + OTLP protobuf requests of 1,024 spans each (OTLPProtobufEncoder), discarded
 //   encode-swift-protobuf   the same requests through swift-protobuf instead (the generated types), for comparison
 //
@@ -34,7 +36,7 @@ import OTLPProto
 import TraceCore
 
 enum Stage: String, CaseIterable {
-    case read, parse, decode, synthesize, red, encode
+    case read, parse, decode, synthesize, red, live, encode
     case encodeSwiftProtobuf = "encode-swift-protobuf"
 }
 
@@ -68,9 +70,11 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
     var pending: [Span] = []
     var encoder = OTLPProtobufEncoder()
     var red = BusREDMetrics()
+    var recent = RecentTraces()
     func emit(_ spans: [Span], final: Bool = false) {
         result.spans += spans.count
-        if stage == .red { red.record(spans) }
+        if stage == .red || stage == .live { red.record(spans) }
+        if stage == .live { recent.add(spans, now: Int64(result.messages)) }
         guard stage == .encode || stage == .encodeSwiftProtobuf else { return }
         pending.append(contentsOf: spans)
         guard pending.count >= 1024 || (final && !pending.isEmpty) else { return }
@@ -95,12 +99,15 @@ func run(_ stage: Stage, _ path: String) -> Measurement {
                 let message = try? OsloDecoder.decode(body)
             else { return }
             result.encodedBytes += message.method?.utf8.count ?? 0
-        case .synthesize, .red, .encode, .encodeSwiftProtobuf:
+        case .synthesize, .red, .live, .encode, .encodeSwiftProtobuf:
             emit(pipeline.process(line: line, number: number))
         }
     }
-    if stage.rawValue.hasPrefix("encode") || stage == .synthesize || stage == .red { emit(pipeline.finish(), final: true) }
-    if stage == .red { result.encodedBytes += red.exposition().utf8.count }
+    if stage.rawValue.hasPrefix("encode") || [.synthesize, .red, .live].contains(stage) {
+        emit(pipeline.finish(), final: true)
+    }
+    if stage == .red || stage == .live { result.encodedBytes += red.exposition().utf8.count }
+    if stage == .live { result.encodedBytes += recent.snapshot.reduce(0) { $0 + $1.layout.rows.count } }
     return result
 }
 
