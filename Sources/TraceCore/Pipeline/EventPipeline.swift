@@ -15,6 +15,7 @@ public struct EventPipeline {
     /// What the window releases per event, kept between events so that releasing one allocates nothing (empty
     /// between calls).
     private var released: [ReorderWindow.Entry] = []
+    private static let releasedKept = 64
 
     public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
@@ -92,13 +93,15 @@ public struct EventPipeline {
     private mutating func synthesize(_ event: BusEvent, _ message: OsloMessage, location: String) -> [Span] {
         guard window.window > 0 else { return synthesizer.process(event, message) }
         // The buffer is taken out while in use (unique, so it grows in place) and emptied before it is put back, so
-        // it holds no message past this call.
+        // it holds no message past this call; one grown by a burst (a held node let go at once) is not kept.
         var entries: [ReorderWindow.Entry] = []
         swap(&entries, &released)
         window.insert(event, message, location: location, sequence: inputs, into: &entries)
         let spans = synthesize(entries)
-        entries.removeAll(keepingCapacity: true)
-        released = entries
+        if entries.capacity <= Self.releasedKept {
+            entries.removeAll(keepingCapacity: true)
+            released = entries
+        }
         return spans
     }
 
