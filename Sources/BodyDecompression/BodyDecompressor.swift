@@ -137,16 +137,23 @@ public enum BodyDecompressor {
 
     // MARK: - Codecs
 
-    /// zlib or gzip format (zlib detects which from the header).
     /// Inflate states kept between bodies (`DecoderPool`): `inflateReset` instead of a new state and window per body.
-    static let zlibPool = DecoderPool<UnsafeMutablePointer<z_stream>> { stream in
+    static let zlibPool = DecoderPool<UnsafeMutablePointer<z_stream>>(destroy: endInflate)
+
+    private static func endInflate(_ stream: UnsafeMutablePointer<z_stream>) {
         inflateEnd(stream)
         stream.deallocate()
     }
 
+    /// zlib or gzip format (zlib detects which from the header).
     static func inflate(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
+        var idle = zlibPool.take()
+        if let stream = idle, inflateReset(stream) != Z_OK {
+            endInflate(stream)  // not a state zlib can reset (never seen): a new one instead
+            idle = nil
+        }
         let stream: UnsafeMutablePointer<z_stream>
-        if let idle = zlibPool.take(), inflateReset(idle) == Z_OK {
+        if let idle {
             stream = idle
         } else {
             stream = .allocate(capacity: 1)
@@ -204,7 +211,6 @@ public enum BodyDecompressor {
         }
     }
 
-    /// xz or legacy .lzma (liblzma's auto decoder), as Python's `lzma.decompress` accepts both.
     /// xz decoders kept between bodies (`DecoderPool`): liblzma re-initializes a used stream in place and keeps its
     /// dictionary when the next body asks for the same size (kombu's preset 6: 8 MiB, allocated per body otherwise).
     static let lzmaPool = DecoderPool<UnsafeMutablePointer<lzma_stream>> { stream in
@@ -212,6 +218,7 @@ public enum BodyDecompressor {
         stream.deallocate()
     }
 
+    /// xz or legacy .lzma (liblzma's auto decoder), as Python's `lzma.decompress` accepts both.
     static func unxz(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
         let stream = lzmaPool.take() ?? {
             let stream = UnsafeMutablePointer<lzma_stream>.allocate(capacity: 1)
@@ -252,10 +259,14 @@ public enum BodyDecompressor {
     static let zstdPool = DecoderPool<OpaquePointer> { ZSTD_freeDCtx($0) }
 
     static func unzstd(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
+        var idle = zstdPool.take()
+        // Back to a clean state: no frame half read, the window limit set below for this call's limit.
+        if let context = idle, ZSTD_isError(ZSTD_DCtx_reset(context, ZSTD_reset_session_and_parameters)) != 0 {
+            ZSTD_freeDCtx(context)  // not resettable (never seen): a new one instead
+            idle = nil
+        }
         let context: OpaquePointer
-        if let idle = zstdPool.take() {
-            // Back to a clean state: no frame half read, the window limit set below for this call's limit.
-            ZSTD_DCtx_reset(idle, ZSTD_reset_session_and_parameters)
+        if let idle {
             context = idle
         } else {
             guard let created = ZSTD_createDCtx() else {

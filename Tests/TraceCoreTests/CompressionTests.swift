@@ -219,12 +219,6 @@ struct CompressionTests {
             _ = try? BodyDecompressor.decompress(bad, codec, limit: limit)
             #expect(try BodyDecompressor.decompress(body, codec) == plain[index], "\(alias) body \(index)")
         }
-        switch codec {
-        case .zlib: #expect(BodyDecompressor.zlibPool.idleCount > 0)
-        case .lzma: #expect(BodyDecompressor.lzmaPool.idleCount > 0)
-        case .zstd: #expect(BodyDecompressor.zstdPool.idleCount > 0)
-        case .bzip2, .brotli: break   // created per body: no reset to reuse a state (bzip2), or none at all (brotli)
-        }
         // Eight tasks at once, half of them failing a truncated body between good ones: no decoder is shared.
         try await withThrowingTaskGroup(of: Int.self) { group in
             for task in 0..<8 {
@@ -239,6 +233,24 @@ struct CompressionTests {
             }
             for try await matched in group { #expect(matched == compressed.count, "\(alias): bodies decoded exactly") }
         }
+    }
+
+    @Test("the decoder pool keeps at most its capacity, hands back the most recent, destroys the rest and what it holds at the end")
+    func decoderPool() {
+        let destroyed = Locked<[Int]>([])
+        do {
+            let pool = DecoderPool<Int>(capacity: 2) { decoder in destroyed.withLock { $0.append(decoder) } }
+            #expect(pool.take() == nil)
+            pool.put(1)
+            pool.put(2)
+            pool.put(3)   // over capacity: destroyed at once
+            #expect(destroyed.withLock { $0 } == [3])
+            #expect(pool.idleCount == 2)
+            #expect(pool.take() == 2)
+            pool.put(4)
+            #expect(pool.idleCount == 2)
+        }
+        #expect(destroyed.withLock { $0.sorted() } == [1, 3, 4], "the pool's deinit destroys the decoders it held")
     }
 
     @Test("an integrity check catches a flipped byte where the format has one (zlib adler32, bzip2 and xz CRC)",
