@@ -44,13 +44,19 @@ public enum Harness {
         _ = try? BusEvent(record: BusMessage(line: line, lineNumber: 1))
     }
 
-    /// A message body: the oslo.messaging decoder (whose escaped walk must agree with the unescaping reference), then
-    /// synthesis of a publish and a delivery of it.
+    /// One interner across inputs, as a pipeline keeps one; small, so that collisions and replacements happen all the
+    /// time. libFuzzer runs one input at a time.
+    nonisolated(unsafe) static let osloInterner = StringInterner(slots: 16)
+
+    /// A message body: the oslo.messaging decoder (whose escaped walk must agree with the unescaping reference, with
+    /// and without an interner), then synthesis of a publish and a delivery of it.
     public static func oslo(_ bytes: UnsafeBufferPointer<UInt8>) {
         let body = Array(bytes)
         let decoded = Result { () throws(OsloDecodingError) in try OsloDecoder.decode(body) }
         let reference = Result { () throws(OsloDecodingError) in try OsloDecoder.decodeUnescaping(body) }
         precondition(decoded == reference, "the escaped walk and the unescaping reference disagree: \(decoded) != \(reference)")
+        let interned = Result { () throws(OsloDecodingError) in try OsloDecoder.decode(body, interner: osloInterner) }
+        precondition(interned == reference, "decoding through the interner differs: \(interned) != \(reference)")
         guard case .success(let message) = decoded else { return }
         var synthesizer = SpanSynthesizer()
         let publish = BusEvent(kind: .publish, time: 1_000, exchange: "nova", routingKey: "conductor",

@@ -11,8 +11,9 @@ import TestSupport
 struct EscapedReadingTests {
     typealias Outcome = Result<OsloMessage, OsloDecodingError>
 
-    static func outcomes(_ body: [UInt8]) -> (decoded: Outcome, reference: Outcome, inPlace: Bool) {
-        (Result { () throws(OsloDecodingError) in try OsloDecoder.decode(body) },
+    /// `interner`: decode through one (as the pipeline does), so its hits are held to the reference too.
+    static func outcomes(_ body: [UInt8], interner: StringInterner? = nil) -> (decoded: Outcome, reference: Outcome, inPlace: Bool) {
+        (Result { () throws(OsloDecodingError) in try OsloDecoder.decode(body, interner: interner) },
          Result { () throws(OsloDecodingError) in try OsloDecoder.decodeUnescaping(body) },
          OsloDecoder.readInPlace(body) != nil)
     }
@@ -33,36 +34,44 @@ struct EscapedReadingTests {
         return bodies
     }()
 
-    @Test("every capture's body: the same message, and every envelope read in place")
+    @Test("every capture's body: the same message, and every envelope read in place (with and without an interner)")
     func captureBodies() {
         #expect(Self.bodies.count > 1_000)
         var envelopes = 0
         var failures: [String] = []
+        let interner = StringInterner()
         for (name, body) in Self.bodies {
             let (decoded, reference, inPlace) = Self.outcomes(body)
             if decoded != reference { failures.append("\(name): \(decoded) != \(reference)") }
+            let (interned, _, _) = Self.outcomes(body, interner: interner)
+            if interned != reference { failures.append("\(name) interned: \(interned) != \(reference)") }
             guard case .success(let message) = reference, message.envelopeVersion != nil else { continue }
             envelopes += 1
             if !inPlace { failures.append("\(name): an envelope the escaped walk did not read") }
         }
         #expect(envelopes > 1_000)
         #expect(failures.isEmpty, "\(failures.prefix(3))")
+        // Request, user and project IDs and reply queues repeat across a capture's messages: most reads are hits.
+        #expect(interner.hits > interner.misses, "hits \(interner.hits), misses \(interner.misses)")
     }
 
     @Test("every capture's body cut short, and with one byte changed: the same answer or the same error")
     func damagedBodies() {
         var compared = 0
         var failures: [String] = []
+        // Through one interner, as the pipeline reads: damaged strings (a UTF-8 lead byte, a cut) must neither be
+        // taken from it nor leave it holding something the next body would read wrongly.
+        let interner = StringInterner()
         // Every 20th body, cut at 64 points and changed at 64 points, so the suite stays quick.
         for (name, body) in Self.bodies.enumerated().filter({ $0.offset % 20 == 0 }).map(\.element) {
             let step = max(1, body.count / 64)
             for cut in stride(from: 0, to: body.count, by: step) {
-                let (decoded, reference, _) = Self.outcomes(Array(body[..<cut]))
+                let (decoded, reference, _) = Self.outcomes(Array(body[..<cut]), interner: interner)
                 if decoded != reference { failures.append("\(name) cut at \(cut): \(decoded) != \(reference)") }
                 for replacement in [UInt8(ascii: "\\"), UInt8(ascii: "\""), 0x0A, UInt8(ascii: "}"), 0xC3] {
                     var changed = body
                     changed[cut] = replacement
-                    let (decoded, reference, _) = Self.outcomes(changed)
+                    let (decoded, reference, _) = Self.outcomes(changed, interner: interner)
                     if decoded != reference { failures.append("\(name) byte \(cut) = \(replacement): \(decoded) != \(reference)") }
                     compared += 1
                 }

@@ -15,7 +15,14 @@ public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvert
 /// `args` and `payload` but the instance UUID: `MessageSubject`) without building them.
 public enum OsloDecoder {
     public static func decode(_ body: [UInt8]) throws(OsloDecodingError) -> OsloMessage {
-        if let read = readInPlace(body) {
+        try decode(body, interner: nil)
+    }
+
+    /// `decode`, with the strings that repeat across messages (request, user and project IDs, reply queues, methods,
+    /// event types) taken from `interner` when it holds them: the pipeline keeps one, so a request's messages share
+    /// their IDs instead of allocating them again. Only the in-place path uses it; the answer is the same either way.
+    public static func decode(_ body: [UInt8], interner: StringInterner?) throws(OsloDecodingError) -> OsloMessage {
+        if let read = readInPlace(body, interner: interner) {
             var fields = read.fields
             return try fields.message(envelopeVersion: read.envelopeVersion)
         }
@@ -27,8 +34,8 @@ public enum OsloDecoder {
     /// anything is not as oslo.messaging writes it (an error, an escape other than `\"` `\\` `\/` in the string, a
     /// second `oslo.message`): the caller then takes the unescaping path, which gives the answer or the error.
     /// Returns the fields read and the envelope version (nil for a bare v1 message).
-    static func readInPlace(_ body: [UInt8]) -> (fields: Fields, envelopeVersion: String?)? {
-        var fields = Fields()
+    static func readInPlace(_ body: [UInt8], interner: StringInterner? = nil) -> (fields: Fields, envelopeVersion: String?)? {
+        var fields = Fields(interner: interner)
         var inner: Fields? = nil
         var envelopeVersion: String? = nil
         do throws(JSONError) {
@@ -39,7 +46,7 @@ public enum OsloDecoder {
                         guard inner == nil, scanner.peek() == UInt8(ascii: "\"") else {
                             throw JSONError(code: .unexpectedByte, offset: scanner.offset)
                         }
-                        var message = Fields()
+                        var message = Fields(interner: interner)
                         try scanner.readEmbeddedDocument { (scanner) throws(JSONError) in
                             try scanner.readObject { (key, scanner) throws(JSONError) in try message.read(key, &scanner) }
                         }
@@ -129,6 +136,8 @@ public enum OsloDecoder {
         var projectFallback: String?
         var argsSubject = MessageSubject()
         var payloadSubject = MessageSubject()
+        /// Set on the in-place path only (`decode(_:interner:)`): the reference path allocates every string, as before.
+        var interner: StringInterner? = nil
 
         mutating func wrongType(_ key: JSONKey, _ expected: String) {
             if typeError == nil {
@@ -138,11 +147,18 @@ public enum OsloDecoder {
 
         /// A string or null; anything else is skipped and is a type error of the message, or with `dropOnly` (trace
         /// context) only of that field, which is dropped while the message is kept.
-        mutating func string(_ key: JSONKey, _ scanner: inout JSONScanner, dropOnly: Bool = false) throws(JSONError)
-            -> String?
-        {
+        /// `shared`: a value that repeats across messages, read through the interner when there is one (IDs unique to
+        /// a message would only evict the ones that repeat).
+        mutating func string(
+            _ key: JSONKey, _ scanner: inout JSONScanner, dropOnly: Bool = false, shared: Bool = false
+        ) throws(JSONError) -> String? {
             switch scanner.peek() {
-            case UInt8(ascii: "\""): return try scanner.readString()
+            case UInt8(ascii: "\""):
+                guard shared, let interner else { return try scanner.readString() }
+                guard let string = try scanner.withStringBytes(interner.string) else {
+                    throw JSONError(code: .invalidUTF8, offset: scanner.offset)  // the reference path reports it
+                }
+                return string
             case UInt8(ascii: "n"):
                 _ = try scanner.readNull()
                 return nil
@@ -161,12 +177,12 @@ public enum OsloDecoder {
             switch key {
             case "method":
                 hasMethod = true
-                message.method = try string(key, &scanner)
+                message.method = try string(key, &scanner, shared: true)
                 if message.method == nil { wrongType(key, "a string") }
-            case "namespace": message.namespace = try string(key, &scanner)
+            case "namespace": message.namespace = try string(key, &scanner, shared: true)
             case "version": message.version = try string(key, &scanner)
             case "_msg_id": message.msgID = try string(key, &scanner)
-            case "_reply_q": message.replyQueue = try string(key, &scanner)
+            case "_reply_q": message.replyQueue = try string(key, &scanner, shared: true)
             case "_unique_id": message.uniqueID = try string(key, &scanner)
             case "_timeout":
                 switch scanner.peek() {
@@ -196,19 +212,20 @@ public enum OsloDecoder {
                     try scanner.skipValue()
                 }
             case "message_id": message.messageID = try string(key, &scanner)
-            case "publisher_id": message.publisherID = try string(key, &scanner)
+            case "publisher_id": message.publisherID = try string(key, &scanner, shared: true)
             case "event_type":
                 hasEventType = true
-                message.eventType = try string(key, &scanner)
+                message.eventType = try string(key, &scanner, shared: true)
             case "priority": message.priority = try string(key, &scanner)
             case "timestamp": message.timestamp = try string(key, &scanner)
-            case "_context_request_id": message.context.requestID = try string(key, &scanner)
-            case "_context_global_request_id": message.context.globalRequestID = try string(key, &scanner)
-            case "_context_user_id": message.context.userID = try string(key, &scanner)
-            case "_context_project_id": message.context.projectID = try string(key, &scanner)
+            case "_context_request_id": message.context.requestID = try string(key, &scanner, shared: true)
+            case "_context_global_request_id":
+                message.context.globalRequestID = try string(key, &scanner, shared: true)
+            case "_context_user_id": message.context.userID = try string(key, &scanner, shared: true)
+            case "_context_project_id": message.context.projectID = try string(key, &scanner, shared: true)
             // oslo.context's base RequestContext serializes the IDs as `user` and `project` (nova adds `*_id`).
-            case "_context_user": userFallback = try string(key, &scanner)
-            case "_context_project": projectFallback = try string(key, &scanner)
+            case "_context_user": userFallback = try string(key, &scanner, shared: true)
+            case "_context_project": projectFallback = try string(key, &scanner, shared: true)
             case "_context_traceparent": rawTraceParent = try string(key, &scanner, dropOnly: true)
             case "_context_tracestate": rawTraceState = try string(key, &scanner, dropOnly: true)
             case "_context_trace_info": try readTraceInfo(&scanner)

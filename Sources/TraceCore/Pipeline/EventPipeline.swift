@@ -16,6 +16,9 @@ public struct EventPipeline {
     /// between calls).
     private var released: [ReorderWindow.Entry] = []
     private static let releasedKept = 64
+    /// The decoder's strings that repeat across messages (request, user and project IDs, reply queues), shared
+    /// instead of allocated per message. A class: copies of a pipeline share it, and a pipeline is used by one task.
+    private let interner = StringInterner()
 
     public init(options: SynthesisOptions = SynthesisOptions(), reducesToVisibility: Bool = false) {
         synthesizer = SpanSynthesizer(options: options)
@@ -80,7 +83,7 @@ public struct EventPipeline {
         }
         let message: OsloMessage
         do {
-            message = try OsloDecoder.decode(body)
+            message = try OsloDecoder.decode(body, interner: interner)
         } catch {
             stats.skip(error.reason, example: "\(location): \(error.detail)")
             return advanceSynthesizer(to: event.time)
