@@ -29,15 +29,16 @@ struct MessageSubject {
         if value == nil { value = uuid }
     }
 
-    /// `args` of an RPC request: the allow-listed members, every other one skipped.
-    mutating func readArgs(_ scanner: inout JSONScanner) throws(JSONError) {
+    /// `args` of an RPC request: the allow-listed members, every other one skipped. `interner`: the decoder's
+    /// (`OsloDecoder.decode(_:interner:)`), since an instance's UUID comes again on each message about it.
+    mutating func readArgs(_ scanner: inout JSONScanner, interner: StringInterner? = nil) throws(JSONError) {
         guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
         var subject = self
         try scanner.readObject { (key, scanner) throws(JSONError) in
             switch key {
             case "instance", "objinst", "instance_info":
-                subject.found(try Self.novaObjectUUID(&scanner, isInstance: Self.isInstanceObject))
-            case "instance_uuid": subject.found(try Self.uuid(&scanner))
+                subject.found(try Self.novaObjectUUID(&scanner, isInstance: Self.isInstanceObject, interner: interner))
+            case "instance_uuid": subject.found(try Self.uuid(&scanner, interner: interner))
             default: try scanner.skipValue()
             }
         }
@@ -45,16 +46,16 @@ struct MessageSubject {
     }
 
     /// A notification's `payload`: a legacy dictionary (`instance_id`, `instance_uuid`) or a versioned object.
-    mutating func readPayload(_ scanner: inout JSONScanner) throws(JSONError) {
+    mutating func readPayload(_ scanner: inout JSONScanner, interner: StringInterner? = nil) throws(JSONError) {
         guard scanner.peek() == UInt8(ascii: "{") else { return try scanner.skipValue() }
         var subject = self
         var isInstancePayload = false
         var dataUUID: String?
         try scanner.readObject { (key, scanner) throws(JSONError) in
             switch key {
-            case "instance_id", "instance_uuid": subject.found(try Self.uuid(&scanner))
+            case "instance_id", "instance_uuid": subject.found(try Self.uuid(&scanner, interner: interner))
             case "nova_object.name": isInstancePayload = try Self.name(&scanner, Self.isInstancePayload)
-            case "nova_object.data": dataUUID = try Self.dataUUID(&scanner)
+            case "nova_object.data": dataUUID = try Self.dataUUID(&scanner, interner: interner)
             default: try scanner.skipValue()
             }
         }
@@ -65,7 +66,7 @@ struct MessageSubject {
     /// `{"nova_object.name": N, "nova_object.data": {"uuid": U, ...}, ...}`: U when `isInstance(N)`, in either
     /// member order. Anything but an object is skipped.
     static func novaObjectUUID(
-        _ scanner: inout JSONScanner, isInstance: (UnsafeBufferPointer<UInt8>) -> Bool
+        _ scanner: inout JSONScanner, isInstance: (UnsafeBufferPointer<UInt8>) -> Bool, interner: StringInterner? = nil
     ) throws(JSONError) -> String? {
         guard scanner.peek() == UInt8(ascii: "{") else {
             try scanner.skipValue()
@@ -76,7 +77,7 @@ struct MessageSubject {
         try scanner.readObject { (key, scanner) throws(JSONError) in
             switch key {
             case "nova_object.name": named = try Self.name(&scanner, isInstance)
-            case "nova_object.data": uuid = try Self.dataUUID(&scanner)
+            case "nova_object.data": uuid = try Self.dataUUID(&scanner, interner: interner)
             default: try scanner.skipValue()
             }
         }
@@ -84,14 +85,14 @@ struct MessageSubject {
     }
 
     /// `nova_object.data`: its `uuid` member only.
-    static func dataUUID(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+    static func dataUUID(_ scanner: inout JSONScanner, interner: StringInterner? = nil) throws(JSONError) -> String? {
         guard scanner.peek() == UInt8(ascii: "{") else {
             try scanner.skipValue()
             return nil
         }
         var uuid: String?
         try scanner.readObject { (key, scanner) throws(JSONError) in
-            if key == "uuid" { uuid = try Self.uuid(&scanner) } else { try scanner.skipValue() }
+            if key == "uuid" { uuid = try Self.uuid(&scanner, interner: interner) } else { try scanner.skipValue() }
         }
         return uuid
     }
@@ -108,13 +109,14 @@ struct MessageSubject {
     }
 
     /// A string in the canonical 8-4-4-4-12 hexadecimal UUID form, else nil (the value is skipped).
-    static func uuid(_ scanner: inout JSONScanner) throws(JSONError) -> String? {
+    static func uuid(_ scanner: inout JSONScanner, interner: StringInterner? = nil) throws(JSONError) -> String? {
         guard scanner.peek() == UInt8(ascii: "\"") else {
             try scanner.skipValue()
             return nil
         }
         return try scanner.withStringBytes { bytes in
-            isUUID(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
+            guard isUUID(bytes) else { return nil }
+            return interner?.string(bytes) ?? String(decoding: bytes, as: UTF8.self)
         }
     }
 

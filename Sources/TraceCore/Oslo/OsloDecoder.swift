@@ -230,8 +230,8 @@ public enum OsloDecoder {
             case "_context_tracestate": rawTraceState = try string(key, &scanner, dropOnly: true)
             case "_context_trace_info": try readTraceInfo(&scanner)
             // Read in this same walk: the instance UUID only (MessageSubject's allow-list), the rest skipped.
-            case "args": try argsSubject.readArgs(&scanner)
-            case "payload": try payloadSubject.readPayload(&scanner)
+            case "args": try argsSubject.readArgs(&scanner, interner: interner)
+            case "payload": try payloadSubject.readPayload(&scanner, interner: interner)
             default:
                 // result, auth_token, service_catalog and every other key: never materialized.
                 try scanner.skipValue()
