@@ -138,22 +138,15 @@ public enum BodyDecompressor {
     // MARK: - Codecs
 
     /// Inflate states kept between bodies (`DecoderPool`): `inflateReset` instead of a new state and window per body.
-    static let zlibPool = DecoderPool<UnsafeMutablePointer<z_stream>>(destroy: endInflate)
-
-    private static func endInflate(_ stream: UnsafeMutablePointer<z_stream>) {
+    static let zlibPool = DecoderPool<UnsafeMutablePointer<z_stream>> { stream in
         inflateEnd(stream)
         stream.deallocate()
     }
 
     /// zlib or gzip format (zlib detects which from the header).
     static func inflate(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
-        var idle = zlibPool.take()
-        if let stream = idle, inflateReset(stream) != Z_OK {
-            endInflate(stream)  // not a state zlib can reset (never seen): a new one instead
-            idle = nil
-        }
         let stream: UnsafeMutablePointer<z_stream>
-        if let idle {
+        if let idle = zlibPool.take(reset: { inflateReset($0) == Z_OK }) {
             stream = idle
         } else {
             stream = .allocate(capacity: 1)
@@ -259,14 +252,9 @@ public enum BodyDecompressor {
     static let zstdPool = DecoderPool<OpaquePointer> { ZSTD_freeDCtx($0) }
 
     static func unzstd(_ body: [UInt8], limit: Int) throws(DecompressionError) -> [UInt8] {
-        var idle = zstdPool.take()
-        // Back to a clean state: no frame half read, the window limit set below for this call's limit.
-        if let context = idle, ZSTD_isError(ZSTD_DCtx_reset(context, ZSTD_reset_session_and_parameters)) != 0 {
-            ZSTD_freeDCtx(context)  // not resettable (never seen): a new one instead
-            idle = nil
-        }
         let context: OpaquePointer
-        if let idle {
+        // Back to a clean state: no frame half read, the window limit set below for this call's limit.
+        if let idle = zstdPool.take(reset: { ZSTD_isError(ZSTD_DCtx_reset($0, ZSTD_reset_session_and_parameters)) == 0 }) {
             context = idle
         } else {
             guard let created = ZSTD_createDCtx() else {

@@ -37,11 +37,20 @@ final class DecoderPool<Decoder>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// An idle decoder (to be reset before use), or nil: the caller creates one.
+    /// An idle decoder as it was put back (tests; codecs use `take(reset:)`), or nil.
     func take() -> Decoder? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return idle.popLast()
+    }
+
+    /// An idle decoder that `reset` brought back to a clean state, or nil: the caller creates one. One that cannot be
+    /// reset (never seen) is destroyed, not handed out.
+    func take(reset: (Decoder) -> Bool) -> Decoder? {
+        guard let decoder = take() else { return nil }
+        if reset(decoder) { return decoder }
+        destroy(decoder)
+        return nil
     }
 
     /// Keeps `decoder` for a later body, or destroys it when the pool is full.

@@ -14,14 +14,12 @@ public struct OsloDecodingError: Error, Equatable, Sendable, CustomStringConvert
 /// v1 message, reading only the allow-listed keys and skipping the rest (`result`, the service catalog, all of
 /// `args` and `payload` but the instance UUID: `MessageSubject`) without building them.
 public enum OsloDecoder {
-    public static func decode(_ body: [UInt8]) throws(OsloDecodingError) -> OsloMessage {
-        try decode(body, interner: nil)
-    }
-
-    /// `decode`, with the strings that repeat across messages (request, user and project IDs, reply queues, methods,
-    /// event types) taken from `interner` when it holds them: the pipeline keeps one, so a request's messages share
-    /// their IDs instead of allocating them again. Only the in-place path uses it; the answer is the same either way.
-    public static func decode(_ body: [UInt8], interner: StringInterner?) throws(OsloDecodingError) -> OsloMessage {
+    /// `interner`: the strings that repeat across messages (request, user and project IDs, reply queues, methods,
+    /// event types) are taken from it when it holds them: the pipeline keeps one, so a request's messages share their
+    /// IDs instead of allocating them again. Only the in-place path uses it; the answer is the same either way.
+    public static func decode(
+        _ body: [UInt8], interner: StringInterner? = nil
+    ) throws(OsloDecodingError) -> OsloMessage {
         if let read = readInPlace(body, interner: interner) {
             var fields = read.fields
             return try fields.message(envelopeVersion: read.envelopeVersion)
