@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RabbitMQTests",
-            dependencies: ["RabbitMQ"],
+            dependencies: ["RabbitMQ", "TraceCore"],
             swiftSettings: swiftSettings
         ),
         // Real rabbitmq-server (tools/broker.sh) and real oslo.messaging (tools/scenario/driver.py).

@@ -30,23 +30,30 @@ public enum Harness {
         }
     }
 
-    /// An AMQP field table on the wire (message headers): librabbitmq's decoder → our conversion → the capture
-    /// format's typed JSON → read back.
+    /// An AMQP field table on the wire (message headers): librabbitmq's decoder → our conversion (with and without
+    /// an interner, as a connection keeps one) → the capture format's typed JSON → read back.
     public static func fieldTable(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let table = AMQPTable.decode(wire: Array(bytes)) else { return }
-        let record = BusMessage(
-            seq: 1, capturedAt: 0, mode: .firehose, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
-            redelivered: false, properties: MessageProperties(), headers: table, body: [])
-        let line = record.jsonLine()
+        func captured(_ headers: AMQPTable) -> [UInt8] {
+            BusMessage(
+                seq: 1, capturedAt: 0, mode: .firehose, exchange: "amq.rabbitmq.trace", routingKey: "publish.nova",
+                redelivered: false, properties: MessageProperties(), headers: headers, body: []
+            ).jsonLine()
+        }
+        let line = captured(table)
+        // Compared as captured (every key, value and type tag), not with `==`: a NaN float is not equal to itself.
+        let interned = AMQPTable.decode(wire: Array(bytes), interner: fieldTableInterner).map(captured)
+        precondition(interned == line, "converting through the interner differs: \(String(decoding: line, as: UTF8.self))")
         guard (try? BusMessage(line: line, lineNumber: 1)) != nil else {
             fatalError("headers decoded from the wire cannot be captured and read back: \(String(decoding: line, as: UTF8.self))")
         }
         _ = try? BusEvent(record: BusMessage(line: line, lineNumber: 1))
     }
 
-    /// One interner across inputs, as a pipeline keeps one; small, so that collisions and replacements happen all the
-    /// time. libFuzzer runs one input at a time.
+    /// One interner per harness across inputs, as a pipeline or a connection keeps one; small, so that collisions and
+    /// replacements happen all the time. libFuzzer runs one input at a time.
     nonisolated(unsafe) static let osloInterner = StringInterner(slots: 16)
+    nonisolated(unsafe) static let fieldTableInterner = StringInterner(slots: 16)
 
     /// A message body: the oslo.messaging decoder (whose escaped walk must agree with the unescaping reference, with
     /// and without an interner), then synthesis of a publish and a delivery of it.

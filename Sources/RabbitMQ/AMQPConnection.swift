@@ -71,6 +71,9 @@ public final class AMQPConnection {
     private let channel: amqp_channel_t = 1
     private var open = false
     public let settings: ConnectionSettings
+    /// The header strings of deliveries repeat from message to message (connection and node names, routing keys,
+    /// queues, the nested properties' keys): each is allocated once, not once per delivery (Benchmarks/RESULTS.md).
+    private let interner = StringInterner(slots: 1024)
 
     /// Opens the socket (TCP or TLS), logs in with PLAIN and opens channel 1.
     public init(settings: ConnectionSettings) throws(AMQPError) {
@@ -239,7 +242,7 @@ public final class AMQPConnection {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
             defer { amqp_destroy_envelope(&envelope) }
-            return .delivery(Delivery(envelope: envelope))
+            return .delivery(Delivery(envelope: envelope, interner: interner))
         case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
             return .idle
         case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
@@ -319,6 +322,12 @@ public final class AMQPConnection {
 
     static func string(_ bytes: amqp_bytes_t) -> String {
         String(decoding: buffer(bytes), as: UTF8.self)
+    }
+
+    /// The same string, from `interner` when it holds it (invalid UTF-8 is repaired as `string(_:)` repairs it).
+    static func string(_ bytes: amqp_bytes_t, _ interner: StringInterner?) -> String {
+        let buffer = buffer(bytes)
+        return interner?.string(buffer) ?? String(decoding: buffer, as: UTF8.self)
     }
 
     /// rabbitmq-c's bytes in place, valid until the frame is released.

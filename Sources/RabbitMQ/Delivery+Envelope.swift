@@ -2,21 +2,22 @@ import CRabbitMQ
 import TraceCore
 
 extension Delivery {
-    /// Copies everything out of rabbitmq-c's envelope (its buffers are freed right after).
-    init(envelope: amqp_envelope_t) {
+    /// Copies everything out of rabbitmq-c's envelope (its buffers are freed right after). Strings the connection's
+    /// `interner` already holds are shared instead of copied: the result is the same.
+    init(envelope: amqp_envelope_t, interner: StringInterner?) {
         deliveryTag = envelope.delivery_tag
-        exchange = AMQPConnection.string(envelope.exchange)
-        routingKey = AMQPConnection.string(envelope.routing_key)
+        exchange = AMQPConnection.string(envelope.exchange, interner)
+        routingKey = AMQPConnection.string(envelope.routing_key, interner)
         redelivered = envelope.redelivered != 0
         let properties = envelope.message.properties
-        (self.properties, headers) = Self.decode(properties)
+        (self.properties, headers) = Self.decode(properties, interner)
         body = AMQPConnection.bytes(envelope.message.body)
     }
 
-    private static func decode(_ p: amqp_basic_properties_t) -> (MessageProperties, AMQPTable) {
+    private static func decode(_ p: amqp_basic_properties_t, _ interner: StringInterner?) -> (MessageProperties, AMQPTable) {
         var properties = MessageProperties()
         func has(_ flag: amqp_flags_t) -> Bool { p._flags & flag != 0 }
-        func text(_ bytes: amqp_bytes_t) -> String { AMQPConnection.string(bytes) }
+        func text(_ bytes: amqp_bytes_t) -> String { AMQPConnection.string(bytes, interner) }
         if has(TB_BASIC_CONTENT_TYPE_FLAG) { properties.contentType = text(p.content_type) }
         if has(TB_BASIC_CONTENT_ENCODING_FLAG) { properties.contentEncoding = text(p.content_encoding) }
         if has(TB_BASIC_DELIVERY_MODE_FLAG) { properties.deliveryMode = Int64(p.delivery_mode) }
@@ -30,7 +31,7 @@ extension Delivery {
         if has(TB_BASIC_USER_ID_FLAG) { properties.userID = text(p.user_id) }
         if has(TB_BASIC_APP_ID_FLAG) { properties.appID = text(p.app_id) }
         if has(TB_BASIC_CLUSTER_ID_FLAG) { properties.clusterID = text(p.cluster_id) }
-        let headers = has(TB_BASIC_HEADERS_FLAG) ? AMQPTable(p.headers, depth: 0) : AMQPTable()
+        let headers = has(TB_BASIC_HEADERS_FLAG) ? AMQPTable(p.headers, depth: 0, interner: interner) : AMQPTable()
         return (properties, headers)
     }
 
@@ -50,13 +51,14 @@ extension AMQPTable {
     /// reader stops at JSONScanner.maximumDepth, 128). Real headers nest 3 or 4 levels. Found by fuzzing.
     static let maximumDepth = 32
 
-    init(_ table: amqp_table_t, depth: Int) {
+    init(_ table: amqp_table_t, depth: Int, interner: StringInterner?) {
         var entries: [(key: String, value: AMQPValue)] = []
         if table.num_entries > 0, let base = table.entries {
             entries.reserveCapacity(Int(table.num_entries))
             for index in 0..<Int(table.num_entries) {
                 let entry = base[index]
-                entries.append((AMQPConnection.string(entry.key), AMQPValue(entry.value, depth: depth + 1)))
+                entries.append((AMQPConnection.string(entry.key, interner),
+                                AMQPValue(entry.value, depth: depth + 1, interner: interner)))
             }
         }
         self.init(entries)
@@ -64,7 +66,7 @@ extension AMQPTable {
 }
 
 extension AMQPValue {
-    init(_ field: amqp_field_value_t, depth: Int) {
+    init(_ field: amqp_field_value_t, depth: Int, interner: StringInterner?) {
         let tag = field.kind
         let value = field.value
         switch tag {
@@ -82,7 +84,8 @@ extension AMQPValue {
         case UInt8(ascii: "D"):
             self = .decimal(Self.decimalDigits(value.decimal.value, scale: Int(value.decimal.decimals)))
         case UInt8(ascii: "S"):
-            if let text = UTF8Text.string(AMQPConnection.buffer(value.bytes)) {
+            let buffer = AMQPConnection.buffer(value.bytes)
+            if let text = interner?.string(buffer) ?? UTF8Text.string(buffer) {
                 self = .string(text)
             } else {
                 self = .bytes(AMQPConnection.bytes(value.bytes), tag: tag)
@@ -90,7 +93,7 @@ extension AMQPValue {
         case UInt8(ascii: "x"): self = .bytes(AMQPConnection.bytes(value.bytes), tag: tag)
         case UInt8(ascii: "T"): self = .timestamp(Int64(truncatingIfNeeded: value.u64))
         case UInt8(ascii: "F"):
-            self = depth > AMQPTable.maximumDepth ? .void : .table(AMQPTable(value.table, depth: depth))
+            self = depth > AMQPTable.maximumDepth ? .void : .table(AMQPTable(value.table, depth: depth, interner: interner))
         case UInt8(ascii: "A"):
             guard depth <= AMQPTable.maximumDepth else {
                 self = .void
@@ -99,7 +102,9 @@ extension AMQPValue {
             var values: [AMQPValue] = []
             if value.array.num_entries > 0, let base = value.array.entries {
                 values.reserveCapacity(Int(value.array.num_entries))
-                for index in 0..<Int(value.array.num_entries) { values.append(AMQPValue(base[index], depth: depth + 1)) }
+                for index in 0..<Int(value.array.num_entries) {
+                    values.append(AMQPValue(base[index], depth: depth + 1, interner: interner))
+                }
             }
             self = .array(values)
         default:
