@@ -54,4 +54,22 @@ import Testing
         }
         #expect(interner.misses == 10_000 && interner.heldCount <= 8)
     }
+
+    @Test("concatenated parts equal a + b + c + d at every length and with non-ASCII parts; a repeat shares storage")
+    func concatenated() {
+        let interner = StringInterner(slots: 64)
+        let parts = ["", "a", "nova", ":", "compute", ".{server}", "é", "publish ", "scheduler_fanout_{id}",
+                     String(repeating: "q", count: 40), "ünïcode-", "select_destinations"]
+        for a in parts { for b in parts { for c in parts.prefix(6) { for d in parts.prefix(4) {
+            let joined = interner.concatenated(a, b, c, d)
+            #expect(joined == a + b + c + d)
+            #expect(joined.utf8.count == a.utf8.count + b.utf8.count + c.utf8.count + d.utf8.count)
+        } } } }
+        #expect(interner.hits > 0 && interner.misses > 0)
+        var first = interner.concatenated("process ", "nova:compute.{server}", ":", "compute.{server}")
+        var again = interner.concatenated("process nova:", "compute.{server}:compute", ".{server}")
+        #expect(first == again)
+        #expect(first.withUTF8 { UInt(bitPattern: $0.baseAddress) } == again.withUTF8 { UInt(bitPattern: $0.baseAddress) },
+                "the second join is the first's string, not a new allocation")
+    }
 }

@@ -28,6 +28,10 @@ public struct SpanSynthesizer {
     /// Set once a firehose publish came without `routed_queues` (`FirehoseHeader`): no delivery is inferred from
     /// routing then, so routing shows no handlers either, and sender attribution must not count on it.
     private var routingUnreported = false
+    /// Span names, destination templates and `rpc.method` values repeat span after span: built on the stack and
+    /// shared from here, not allocated per span (`StringInterner.concatenated`). Copies of the synthesizer share it,
+    /// which only shares a cache: a synthesizer is used by one task at a time.
+    private let interner = StringInterner(slots: 1024)
 
     public init(options: SynthesisOptions = SynthesisOptions()) {
         self.options = options
@@ -193,7 +197,8 @@ public struct SpanSynthesizer {
         if unroutable { status = .error("unroutable: no queue is bound for routing key \(event.routingKey)") }
         // A call never gets a PRODUCER (above), so `attributes` stays the common set for its CLIENT and SERVER.
         if emitProducer, let producerID {
-            let template = map.destinationTemplate(exchange: event.exchange, routingKey: event.routingKey, target: target)
+            let template = map.destinationTemplate(
+                exchange: event.exchange, routingKey: event.routingKey, target: target, interner: interner)
             attributes.append(Attribute(AttributeKey.messagingOperationType, .string("send")))
             attributes.append(Attribute(AttributeKey.messagingOperationName, .string("publish")))
             attributes.append(Attribute(AttributeKey.messagingDestinationTemplate, .string(template)))
@@ -207,7 +212,7 @@ public struct SpanSynthesizer {
             spans.append(Span(
                 traceID: context.traceID, spanID: producerID, parentSpanID: context.parent,
                 parentIsRemote: context.parentIsRemote, traceState: context.traceState,
-                name: "publish \(template)", kind: .producer,
+                name: interner.concatenated("publish ", template), kind: .producer,
                 startTime: event.time, endTime: event.time, attributes: attributes, status: status,
                 resource: sender))
         }
@@ -242,7 +247,7 @@ public struct SpanSynthesizer {
                 monitorInterval: message.monitorTimeout.flatMap { seconds in
                     seconds.isFinite && seconds > 0 ? Int64(min(seconds, Double(Self.maximumTimeout) / 1e9) * 1e9) : nil
                 },
-                lastProgress: event.time, name: Self.rpcMethod(message, target: target), peer: peer,
+                lastProgress: event.time, name: Self.rpcMethod(message, target: target, interner: interner), peer: peer,
                 attributes: callAttributes, causeAmbiguous: causeAmbiguous)
             if replyVisible {
                 if let replyQueue = message.replyQueue, !sender.isUnknown {
@@ -400,7 +405,7 @@ public struct SpanSynthesizer {
                     let target = options.serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
                     spans.append(serverSpan(
                         &server, identity: identity, traceID: context.traceID, traceState: context.traceState,
-                        name: Self.rpcMethod(message, target: target),
+                        name: Self.rpcMethod(message, target: target, interner: interner),
                         attributes: commonAttributes(message, event: event, identity: identity, target: target),
                         end: nil, failure: nil))
                 }
@@ -414,8 +419,9 @@ public struct SpanSynthesizer {
             var attributes = commonAttributes(message, event: event, identity: identity, target: target)
             // `process`: oslo.messaging's listeners are pushed deliveries (basic.consume) and handle them at once.
             let destination = options.serviceMap.destinationTemplate(
-                exchange: event.exchange, routingKey: event.routingKey, target: target)
-            let template = "\(destination):\(options.serviceMap.queueTemplate(queue, target: queueTarget))"
+                exchange: event.exchange, routingKey: event.routingKey, target: target, interner: interner)
+            let template = interner.concatenated(
+                destination, ":", options.serviceMap.queueTemplate(queue, target: queueTarget, interner: interner))
             attributes.append(Attribute(AttributeKey.messagingOperationType, .string("process")))
             attributes.append(Attribute(AttributeKey.messagingOperationName, .string("process")))
             attributes.append(Attribute(AttributeKey.messagingDestinationSubscriptionName, .string(queue)))
@@ -430,7 +436,7 @@ public struct SpanSynthesizer {
             // consumer start − producer end: the queue wait); casts have no end of their handling to show.
             if foreign { countSkipped(.foreignQueue) } else { spans.append(Span(
                 traceID: context.traceID, spanID: consumerID, parentSpanID: parent, parentIsRemote: true,
-                traceState: context.traceState, name: "process \(template)", kind: .consumer,
+                traceState: context.traceState, name: interner.concatenated("process ", template), kind: .consumer,
                 startTime: event.time, endTime: event.time, attributes: attributes,
                 resource: receiver)) }
         }
@@ -799,8 +805,8 @@ extension SpanSynthesizer {
 
     /// `rpc.method`, fully qualified as the conventions ask: the endpoint's `namespace` when the call names one
     /// (`baseapi/ping`), else the topic (`compute/build_and_run_instance`). Also the CLIENT and SERVER span names.
-    static func rpcMethod(_ message: OsloMessage, target: ServiceMap.Target) -> String {
-        "\(message.namespace ?? target.topic)/\(message.method ?? "unknown")"
+    static func rpcMethod(_ message: OsloMessage, target: ServiceMap.Target, interner: StringInterner) -> String {
+        interner.concatenated(message.namespace ?? target.topic, "/", message.method ?? "unknown")
     }
 
     /// `server.address`: the host part of a RabbitMQ node name (`rabbit@ctl-1` → `ctl-1`).
@@ -845,7 +851,8 @@ extension SpanSynthesizer {
         }
         if message.kind == .request {
             attributes.append(Attribute(AttributeKey.rpcSystemName, .string("oslo_messaging")))
-            attributes.append(Attribute(AttributeKey.rpcMethod, .string(Self.rpcMethod(message, target: target))))
+            let method = Self.rpcMethod(message, target: target, interner: interner)
+            attributes.append(Attribute(AttributeKey.rpcMethod, .string(method)))
             if let version = message.version { attributes.append(Attribute(AttributeKey.openstackRpcVersion, .string(version))) }
         }
         if message.kind == .notification {

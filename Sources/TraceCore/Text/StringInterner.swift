@@ -58,6 +58,36 @@ public final class StringInterner {
         return string
     }
 
+    /// `a + b + c + d`, from the table when it holds the result: span names, destination templates and RPC methods
+    /// are built from a few parts per span and take a few dozen distinct values, so a hit joins the parts on the
+    /// stack and allocates nothing. Results outside the interned lengths are joined as usual.
+    public func concatenated(_ a: String, _ b: String, _ c: String = "", _ d: String = "") -> String {
+        let count = a.utf8.count + b.utf8.count + c.utf8.count + d.utf8.count
+        guard count >= Self.minimumLength, count <= Self.maximumLength else { return a + b + c + d }
+        let joined: String? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maximumLength) { buffer in
+            var offset = 0
+            func copy(_ part: String) {
+                let copied: Void? = part.utf8.withContiguousStorageIfAvailable { source in
+                    guard let from = source.baseAddress else { return }
+                    (buffer.baseAddress! + offset).initialize(from: from, count: source.count)
+                    offset += source.count
+                }
+                guard copied == nil else { return }
+                for byte in part.utf8 {
+                    buffer[offset] = byte
+                    offset += 1
+                }
+            }
+            copy(a)
+            copy(b)
+            copy(c)
+            copy(d)
+            return string(UnsafeBufferPointer(rebasing: buffer[..<offset]))
+        }
+        // Valid UTF-8 parts join into valid UTF-8: the fallback is never taken, but costs nothing to keep.
+        return joined ?? a + b + c + d
+    }
+
     /// Strings held (tests: never more than the slots).
     var heldCount: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }
