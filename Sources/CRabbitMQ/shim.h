@@ -128,13 +128,12 @@ static inline void tb_wake(int wake_fd) {
     (void)write(wake_fd, &one, sizeof one);
 }
 
-/// `amqp_consume_message` with a timeout in milliseconds (a `struct timeval` is awkward from Swift).
-static inline amqp_rpc_reply_t tb_consume_message(amqp_connection_state_t state, amqp_envelope_t *envelope,
-                                                  int timeout_ms) {
+/// `amqp_simple_wait_frame_noblock` with a timeout in milliseconds (a `struct timeval` is awkward from Swift).
+static inline int tb_wait_frame(amqp_connection_state_t state, amqp_frame_t *frame, int timeout_ms) {
     struct timeval tv;
     tv.tv_sec = timeout_ms / 1000;
     tv.tv_usec = (timeout_ms % 1000) * 1000;
-    return amqp_consume_message(state, envelope, &tv, 0);
+    return amqp_simple_wait_frame_noblock(state, frame, &tv);
 }
 
 /// Answers a server-initiated channel.close or connection.close (the protocol requires the -ok).

@@ -74,6 +74,8 @@ public final class AMQPConnection {
     /// The header strings of deliveries repeat from message to message (connection and node names, routing keys,
     /// queues, the nested properties' keys): each is allocated once, not once per delivery (Benchmarks/RESULTS.md).
     private let interner = StringInterner(slots: 1024)
+    /// Broker notices that arrived between a delivery's content frames, returned by the next calls of `next`.
+    private var pendingNotices: [Incoming] = []
 
     /// Opens the socket (TCP or TLS), logs in with PLAIN and opens channel 1.
     public init(settings: ConnectionSettings) throws(AMQPError) {
@@ -236,30 +238,83 @@ public final class AMQPConnection {
 
     /// Waits up to `timeoutMilliseconds` for the next delivery or broker notice.
     public func next(timeoutMilliseconds: Int32) throws(AMQPError) -> Incoming {
+        if !pendingNotices.isEmpty { return pendingNotices.removeFirst() }
         amqp_maybe_release_buffers(state)
-        var envelope = amqp_envelope_t()
-        let reply = tb_consume_message(state, &envelope, timeoutMilliseconds)
-        switch reply.reply_type {
-        case AMQP_RESPONSE_NORMAL:
-            defer { amqp_destroy_envelope(&envelope) }
-            return .delivery(Delivery(envelope: envelope, interner: interner))
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
-            return .idle
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
-            return try handleUnexpectedFrame()
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-            throw AMQPError.library(reply.library_error, "consume")
-        default:
-            try check(reply, "consume")
-            return .idle
+        var frame = amqp_frame_t()
+        let status = tb_wait_frame(state, &frame, timeoutMilliseconds)
+        if status == AMQP_STATUS_TIMEOUT.rawValue { return .idle }
+        guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "consume") }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD), frame.payload.method.id == TB_BASIC_DELIVER_METHOD else {
+            return try handle(frame)
+        }
+        return .delivery(try readDelivery(frame))
+    }
+
+    /// The content of a `basic.deliver`: its header and body frames, read where rabbitmq-c decoded them (the
+    /// channel's frame pool, kept until the next `amqp_maybe_release_buffers`) and copied once, into the `Delivery`.
+    /// `amqp_consume_message` would first copy them into an envelope (a deep clone of the header table into a new
+    /// pool, the body, exchange, routing key and consumer tag: about six `malloc`s per delivery) that was then
+    /// copied again. The checks are `amqp_read_message`'s.
+    private func readDelivery(_ method: amqp_frame_t) throws(AMQPError) -> Delivery {
+        let deliver = method.payload.method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+        var header = amqp_frame_t()
+        try waitContent(&header, channel: method.channel, type: AMQP_FRAME_HEADER)
+        guard header.payload.properties.body_size <= UInt64(Int32.max) else {
+            throw AMQPError.library(AMQP_STATUS_NO_MEMORY.rawValue, "consume")
+        }
+        let properties = header.payload.properties.decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee
+        var failure: AMQPError?
+        let body = [UInt8](unsafeUninitializedCapacity: Int(header.payload.properties.body_size)) { buffer, count in
+            while count < buffer.count {
+                var frame = amqp_frame_t()
+                do throws(AMQPError) {
+                    try waitContent(&frame, channel: method.channel, type: AMQP_FRAME_BODY)
+                } catch {
+                    failure = error
+                    return
+                }
+                let fragment = Self.buffer(frame.payload.body_fragment)
+                guard fragment.count <= buffer.count - count else {
+                    failure = AMQPError.library(AMQP_STATUS_BAD_AMQP_DATA.rawValue, "consume")
+                    return
+                }
+                if let source = fragment.baseAddress {
+                    (buffer.baseAddress! + count).initialize(from: source, count: fragment.count)
+                }
+                count += fragment.count
+            }
+        }
+        if let failure { throw failure }
+        return Delivery(deliver: deliver, properties: properties, body: body, interner: interner)
+    }
+
+    /// The next frame on `channel`, which must be of `type` (a content header or body). A channel or connection
+    /// close or a cancel instead is answered as `handle` answers it (and thrown); a `connection.blocked` or
+    /// `unblocked` on channel 0 is kept for the next `next()`; anything else on our channel is a protocol error.
+    /// A delivery cut short is not returned: it was never acknowledged, so the broker delivers it again after the
+    /// reconnection.
+    private func waitContent(_ frame: inout amqp_frame_t, channel: amqp_channel_t, type: Int32) throws(AMQPError) {
+        while true {
+            let status = amqp_simple_wait_frame(state, &frame)
+            guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "consume") }
+            if frame.channel == channel, Int32(frame.frame_type) == type { return }
+            if frame.frame_type == UInt8(AMQP_FRAME_METHOD) {
+                let notice = try handle(frame)
+                switch notice {
+                case .blocked, .unblocked:
+                    pendingNotices.append(notice)
+                    continue
+                case .delivery, .idle:
+                    break
+                }
+            }
+            guard frame.channel == channel else { continue }  // a channel we never opened: nothing of ours
+            throw AMQPError.library(AMQP_STATUS_BAD_AMQP_DATA.rawValue, "consume")
         }
     }
 
-    /// `amqp_consume_message` returns UNEXPECTED_STATE for any frame that is not a delivery: read it and act.
-    private func handleUnexpectedFrame() throws(AMQPError) -> Incoming {
-        var frame = amqp_frame_t()
-        let status = amqp_simple_wait_frame(state, &frame)
-        guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.library(status, "read frame") }
+    /// A frame that is not a delivery: act on it.
+    private func handle(_ frame: amqp_frame_t) throws(AMQPError) -> Incoming {
         guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return .idle }
         let method = frame.payload.method
         switch method.id {

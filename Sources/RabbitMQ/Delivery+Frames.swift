@@ -2,16 +2,15 @@ import CRabbitMQ
 import TraceCore
 
 extension Delivery {
-    /// Copies everything out of rabbitmq-c's envelope (its buffers are freed right after). Strings the connection's
-    /// `interner` already holds are shared instead of copied: the result is the same.
-    init(envelope: amqp_envelope_t, interner: StringInterner?) {
-        deliveryTag = envelope.delivery_tag
-        exchange = AMQPConnection.string(envelope.exchange, interner)
-        routingKey = AMQPConnection.string(envelope.routing_key, interner)
-        redelivered = envelope.redelivered != 0
-        let properties = envelope.message.properties
+    /// Copies everything out of rabbitmq-c's decoded frames (their buffers are reused for the next delivery).
+    /// Strings the connection's `interner` already holds are shared instead of copied: the result is the same.
+    init(deliver: amqp_basic_deliver_t, properties: amqp_basic_properties_t, body: [UInt8], interner: StringInterner?) {
+        deliveryTag = deliver.delivery_tag
+        exchange = AMQPConnection.string(deliver.exchange, interner)
+        routingKey = AMQPConnection.string(deliver.routing_key, interner)
+        redelivered = deliver.redelivered != 0
         (self.properties, headers) = Self.decode(properties, interner)
-        body = AMQPConnection.bytes(envelope.message.body)
+        self.body = body
     }
 
     private static func decode(_ p: amqp_basic_properties_t, _ interner: StringInterner?) -> (MessageProperties, AMQPTable) {
