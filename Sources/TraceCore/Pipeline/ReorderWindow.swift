@@ -85,6 +85,8 @@ public struct ReorderWindow {
     /// Broker nodes seen (the `node` header).
     public private(set) var nodeCount = 0
     private var nodes: Set<String> = []
+    /// The last event's node (nil before the first event), so that `nodes` is hashed only on a change.
+    private var lastNode: String?
     // What has been released, bounded by count (a dependency older than these has long been synthesized).
     private var publishedAt: FIFOMap<String, Int64>
     private var callDeliveredAt: FIFOMap<String, Int64>
@@ -175,8 +177,11 @@ public struct ReorderWindow {
         _ event: BusEvent, _ message: OsloMessage, location: String, sequence: Int64, into out: inout [Entry]
     ) {
         let node = Self.lane(of: event)
-        if queues[node] == nil { queues[node] = NodeQueue() }
-        if nodes.insert(event.node ?? "").inserted { nodeCount += 1 }
+        // Nodes change rarely from one event to the next: the set is hashed only when this one differs.
+        if node != lastNode {
+            if nodes.insert(node).inserted { nodeCount += 1 }
+            lastNode = node
+        }
         let identity = SpanSynthesizer.identity(of: message, event: event)
         var entry = Entry(
             event: event, message: message, location: location, sequence: sequence, arrival: event.time,
@@ -198,7 +203,7 @@ public struct ReorderWindow {
         } else if event.kind == .publish {
             heldPublishes[identity] = node
         }
-        queues[node]!.entries.append(entry)
+        queues[node, default: NodeQueue()].entries.append(entry)
         held += 1
         counters.heldMaximum = max(counters.heldMaximum, held)
         release(now: event.time, everything: false, into: &out)
@@ -391,12 +396,14 @@ public struct ReorderWindow {
         case (.deliver, _):
             let identity = entry.identity
             if let published = publishedAt[identity] { time = max(time, published) }
-            if message.kind == .request, let requestID = message.context.requestID, var items = inFlight[requestID],
-                let index = items.firstIndex(where: { $0.identity == identity })
-            {
-                items[index].pending -= 1
-                if items[index].pending <= 0 { items.remove(at: index) }
-                inFlight[requestID] = items.isEmpty ? nil : items
+            if message.kind == .request, let requestID = message.context.requestID {
+                let emptied = inFlight.modify(requestID) { items -> Bool in
+                    guard let index = items.firstIndex(where: { $0.identity == identity }) else { return false }
+                    items[index].pending -= 1
+                    if items[index].pending <= 0 { items.remove(at: index) }
+                    return items.isEmpty
+                }
+                if emptied == true { inFlight[requestID] = nil }
             }
             if message.kind == .reply, let msgID = message.msgID, message.ending != false, var call = calls[msgID] {
                 call.replyDeliveredAt = time
@@ -428,12 +435,14 @@ public struct ReorderWindow {
                 !routed.isEmpty, visibility.seesAllDeliveries
             {
                 let target = serviceMap.target(exchange: event.exchange, routingKey: event.routingKey)
-                var items = inFlight[requestID] ?? []
-                items.append(InFlight(
+                let item = InFlight(
                     identity: identity, destination: serviceMap.service(of: target)?.service,
-                    connection: event.connection, subject: message.subject, pending: routed.count))
-                if items.count > 16 { items.removeFirst(items.count - 16) }
-                inFlight[requestID] = items
+                    connection: event.connection, subject: message.subject, pending: routed.count)
+                let appended: Void? = inFlight.modify(requestID) { items in
+                    items.append(item)
+                    if items.count > 16 { items.removeFirst(items.count - 16) }
+                }
+                if appended == nil { inFlight[requestID] = [item] }
             }
             if message.isCall, let msgID = message.msgID, let requestID = message.context.requestID, calls[msgID] == nil {
                 let timeout = event.properties.expirationMilliseconds.map { min($0, 86_400_000) * 1_000_000 }
@@ -441,10 +450,11 @@ public struct ReorderWindow {
                 calls[msgID] = CallState(
                     requestID: requestID, connection: event.connection, replyQueue: message.replyQueue,
                     subject: message.subject, deadline: time + timeout)
-                var list = callsByRequest[requestID] ?? []
-                list.append(msgID)
-                if list.count > 8 { list.removeFirst(list.count - 8) }
-                callsByRequest[requestID] = list
+                let appended: Void? = callsByRequest.modify(requestID) { list in
+                    list.append(msgID)
+                    if list.count > 8 { list.removeFirst(list.count - 8) }
+                }
+                if appended == nil { callsByRequest[requestID] = [msgID] }
             }
         }
         if time != event.time { counters.timesAdjusted += 1 }
@@ -492,6 +502,13 @@ struct FIFOMap<Key: Hashable, Value> {
                 if values.count > capacity { trim() }
             }
         }
+    }
+
+    /// Changes the value held for `key` in place, found with one hash; nil (and `body` not called) when there is
+    /// none. Reading an array value out, appending and writing it back would copy it (the map still holds it).
+    mutating func modify<Result>(_ key: Key, _ body: (inout Value) -> Result) -> Result? {
+        guard let index = values.index(forKey: key) else { return nil }
+        return body(&values.values[index])
     }
 
     private mutating func trim() {
