@@ -71,8 +71,9 @@ extension BusEvent {
     ///
     /// The firehose routing key is split at the first dot only: queue names contain dots (`compute.compute-1`),
     /// and `publish.` (empty name) is the default exchange. The trace message's own properties are empty; the
-    /// original ones are in the `properties` header table.
-    public init(record: BusMessage) throws(BusEventError) {
+    /// original ones are in the `properties` header table. The queue or exchange name taken from the routing key
+    /// comes from `interner` when it holds it (the pipeline's: the same names come message after message).
+    public init(record: BusMessage, interner: StringInterner? = nil) throws(BusEventError) {
         switch record.mode {
         case .tap:
             self.init(
@@ -80,7 +81,7 @@ extension BusEvent {
                 properties: Self.tapProperties(record), redelivered: record.redelivered, source: .tap, body: record.body
             )
         case .firehose:
-            try self.init(firehose: record)
+            try self.init(firehose: record, interner: interner)
         }
     }
 
@@ -90,12 +91,14 @@ extension BusEvent {
         return properties
     }
 
-    private init(firehose record: BusMessage) throws(BusEventError) {
+    private init(firehose record: BusMessage, interner: StringInterner?) throws(BusEventError) {
         let key = record.routingKey
         guard let dot = key.utf8.firstIndex(of: UInt8(ascii: ".")) else {
             throw BusEventError(reason: .firehoseUnknownTraceRoutingKey, detail: "\"\(key)\" is not publish.<x> or deliver.<x>")
         }
-        let name = String(key[key.utf8.index(after: dot)...])
+        let rest = key[key.utf8.index(after: dot)...]
+        let shared: String?? = rest.utf8.withContiguousStorageIfAvailable { interner?.string($0) }
+        let name = (shared ?? nil) ?? String(rest)
         let headers = record.headers
         let kind: Kind
         switch key[..<dot] {

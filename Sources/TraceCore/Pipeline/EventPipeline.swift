@@ -55,7 +55,7 @@ public struct EventPipeline {
         inputs += 1
         let event: BusEvent
         do {
-            event = try BusEvent(record: record)
+            event = try BusEvent(record: record, interner: interner)
         } catch {
             stats.skip(error.reason, example: "\(location ?? "seq \(record.seq)"): \(error.detail)")
             return advanceSynthesizer(to: record.capturedAt)
