@@ -253,7 +253,7 @@ public final class AMQPConnection {
     /// The content of a `basic.deliver`: its header and body frames, read where rabbitmq-c decoded them (the
     /// channel's frame pool, kept until the next `amqp_maybe_release_buffers`) and copied once, into the `Delivery`.
     /// `amqp_consume_message` would first copy them into an envelope (a deep clone of the header table into a new
-    /// pool, the body, exchange, routing key and consumer tag: about six `malloc`s per delivery) that was then
+    /// pool, the body, exchange, routing key and consumer tag: about five `malloc`s per delivery) that was then
     /// copied again. The checks are `amqp_read_message`'s.
     private func readDelivery(_ method: amqp_frame_t) throws(AMQPError) -> Delivery {
         let deliver = method.payload.method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
