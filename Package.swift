@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RabbitMQTests",
-            dependencies: ["RabbitMQ", "TraceCore"],
+            dependencies: ["RabbitMQ", "TraceCore", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         // Real rabbitmq-server (tools/broker.sh) and real oslo.messaging (tools/scenario/driver.py).

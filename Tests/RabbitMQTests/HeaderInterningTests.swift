@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import TraceCore
 
@@ -10,10 +11,9 @@ import TraceCore
 struct HeaderInterningTests {
     /// The FieldTable fuzz seeds: firehose and tap header tables of the captures, on the wire.
     static func seeds() throws -> [[UInt8]] {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Fuzz/corpus/FieldTable").standardized
+        let directory = Repository.root.appendingPathComponent("Fuzz/corpus/FieldTable")
         return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map {
-            Array(try Data(contentsOf: directory.appendingPathComponent($0)))
+            try Repository.bytes(directory.appendingPathComponent($0))
         }
     }
 
