@@ -61,4 +61,53 @@ import Testing
         #expect(cache.withValue(for: "missing") { $0.append(1) } == nil && cache["missing"] == nil && cache.count == 1)
         #expect(cache.evict(now: 1_001).map(\.key) == ["r"], "still aged from its insert at 0")
     }
+
+    /// A key that counts how often the cache hashes it.
+    final class Hashes: @unchecked Sendable { var count = 0 }
+    struct CountedKey: Hashable {
+        let name: String
+        let hashes: Hashes
+        static func == (a: CountedKey, b: CountedKey) -> Bool { a.name == b.name }
+        func hash(into hasher: inout Hasher) {
+            hashes.count += 1
+            hasher.combine(name)
+        }
+    }
+
+    @Test("eviction that finds a live head too young to leave looks nothing up once it knows the head is live")
+    func youngLiveHeadCostsNoLookup() {
+        let hashes = Hashes()
+        func key(_ name: String) -> CountedKey { CountedKey(name: name, hashes: hashes) }
+        var cache = ExpiringCache<CountedKey, Int>(capacity: 10, maximumAge: 1_000)
+        cache.insert(1, for: key("a"), at: 0)
+        cache.insert(2, for: key("b"), at: 1)
+        #expect(cache.evict(now: 10).isEmpty)
+        let afterFirst = hashes.count
+        for now in Int64(11)...1_000 { #expect(cache.evict(now: now).isEmpty) }
+        #expect(hashes.count == afterFirst, "\(hashes.count - afterFirst) lookups in 990 evictions of a known live head")
+        #expect(cache.evict(now: 1_001).map(\.key.name) == ["a"], "still leaves when it is too old")
+        #expect(cache.count == 1)
+    }
+
+    @Test("a head known live and then replaced or removed is looked up again: its age is the new insert's")
+    func replacedHeadIsNotTakenForLive() {
+        var cache = ExpiringCache<String, Int>(capacity: 10, maximumAge: 1_000)
+        cache.insert(1, for: "a", at: 0)
+        #expect(cache.evict(now: 500).isEmpty)  // "a" is now the known live head
+        cache.insert(2, for: "a", at: 600)  // replaced: aged from 600
+        #expect(cache.evict(now: 1_001).isEmpty, "the replaced entry is not aged from its first insert")
+        #expect(cache.evict(now: 1_601).map(\.value) == [2])
+        cache.insert(3, for: "b", at: 2_000)
+        #expect(cache.evict(now: 2_000).isEmpty)  // "b" known live
+        _ = cache.removeValue(for: "b")
+        cache.insert(4, for: "b", at: 2_500)
+        #expect(cache.evict(now: 3_001).isEmpty, "removed and inserted again: aged from 2,500")
+        #expect(cache.evict(now: 3_501).map(\.value) == [4])
+        cache.insert(5, for: "c", at: 4_000)
+        #expect(cache.evict(now: 4_000).isEmpty)  // "c" known live
+        cache["c"] = nil
+        cache.insert(6, for: "d", at: 4_100)
+        #expect(cache.evict(now: 5_050).isEmpty, "c removed by subscript: d is the head, aged from 4,100")
+        #expect(cache.evict(now: 5_101).map(\.key) == ["d"] && cache.count == 0)
+    }
 }
