@@ -23,6 +23,14 @@
 // line: bodies, their mean size, CPU µs and allocations per body. Steadier than the decode stage's difference from
 // the parse stage, which carries the fixture line's cost and the file's reading.
 //
+//   trace-bridge-bench FILE synthesis [ROUNDS]
+//
+// times span synthesis alone (EventPipeline's reorder window and SpanSynthesizer): every message of the file is
+// decoded into its bus event and oslo.messaging message first, untimed, then each of ROUNDS rounds (default 5) feeds
+// them all to a fresh pipeline (`EventPipeline.process(event:message:location:)`). One JSON line: messages, spans, CPU µs and allocations
+// per message and per span. The synthesize stage's difference from decode carries two whole decodes' noise; this
+// does not.
+//
 //   trace-bridge-bench FILE memory [CAPACITY...]
 //
 // measures the correlation state instead: heap bytes per entry at each --correlation-capacity (measureMemory).
@@ -177,7 +185,47 @@ func measureOslo(_ path: String, rounds: Int) {
     }
 }
 
+/// `synthesis` mode: the reorder window and the synthesizer over events held in memory (see the header).
+func measureSynthesis(_ path: String, rounds: Int) {
+    var decoded: [(BusEvent, OsloMessage)] = []
+    let interner = StringInterner()
+    forEachLine(path) { line, number in
+        guard let record = try? BusMessage(line: line, lineNumber: number),
+            let event = try? BusEvent(record: record, interner: interner), let body = try? event.decodableBody(),
+            let message = try? OsloDecoder.decode(body, interner: interner)
+        else { return }
+        decoded.append((event, message))
+    }
+    var spans = 0
+    let calls = tb_malloc_calls()
+    let cpu = cpuSeconds()
+    for _ in 0..<rounds {
+        var pipeline = EventPipeline()
+        for index in decoded.indices {
+            spans += pipeline.process(event: decoded[index].0, message: decoded[index].1, location: "").count
+        }
+        spans += pipeline.finish().count
+    }
+    let cpuUsed = cpuSeconds() - cpu
+    let allocations = Double(tb_malloc_calls() - calls)
+    let runs = Double(max(decoded.count * rounds, 1))
+    let line: [String: Any] = [
+        "stage": "synthesis", "messages": decoded.count, "rounds": rounds, "spans": spans / max(rounds, 1),
+        "cpu_s": (cpuUsed * 1000).rounded() / 1000,
+        "cpu_us_per_message": (cpuUsed / runs * 1e7).rounded() / 10,
+        "cpu_us_per_span": (cpuUsed / Double(max(spans, 1)) * 1e7).rounded() / 10,
+        "allocations_per_message": (allocations / runs * 10).rounded() / 10,
+    ]
+    if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
+if arguments.count >= 2, arguments.dropFirst().first == "synthesis", let path = arguments.first {
+    measureSynthesis(path, rounds: arguments.dropFirst(2).first.flatMap { Int($0) } ?? 5)
+    exit(0)
+}
 if arguments.count >= 2, arguments.dropFirst().first == "oslo", let path = arguments.first {
     measureOslo(path, rounds: arguments.dropFirst(2).first.flatMap { Int($0) } ?? 5)
     exit(0)

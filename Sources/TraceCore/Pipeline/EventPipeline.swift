@@ -92,6 +92,16 @@ public struct EventPipeline {
         return synthesize(event, message, location: location)
     }
 
+    /// Processes one event already decoded, as `process(record:)` would after decoding it: `trace-bridge-bench FILE
+    /// synthesis` times the reorder window and synthesis alone through it.
+    public mutating func process(event: BusEvent, message: OsloMessage, location: String) -> [Span] {
+        stats.messages += 1
+        inputs += 1
+        stats.count(event.kind)
+        stats.count(message.kind)
+        return synthesize(event, message, location: location)
+    }
+
     /// Through the reorder window when it is on; out come the events it releases, in order.
     private mutating func synthesize(_ event: BusEvent, _ message: OsloMessage, location: String) -> [Span] {
         guard window.window > 0 else { return synthesizer.process(event, message) }
