@@ -22,8 +22,8 @@ struct ExpiringCache<Key: Hashable, Value> {
     private var staleSlots = 0
     /// The generation of the head slot once a lookup found it live: until that entry is removed or replaced, `evict`
     /// knows it without a lookup. The synthesizer evicts its seven tables on every message, and nearly always finds
-    /// a live head too young to leave: that was seven string hashes and compares per message for nothing (2.9 % of
-    /// a replay's CPU, Benchmarks/RESULTS.md 2026-12-07 22:30).
+    /// a live head too young to leave: that was seven string hashes and compares per message for nothing (eviction
+    /// was 2.9 % of a replay's CPU, Benchmarks/RESULTS.md 2026-12-07 21:30).
     private var liveHeadGeneration: UInt64 = 0
 
     init(capacity: Int, maximumAge: Int64) {
