@@ -27,9 +27,9 @@
 //
 // times span synthesis alone (EventPipeline's reorder window and SpanSynthesizer): every message of the file is
 // decoded into its bus event and oslo.messaging message first, untimed, then each of ROUNDS rounds (default 5) feeds
-// them all to a fresh pipeline (`EventPipeline.process(event:message:location:)`). One JSON line: messages, spans, CPU µs and allocations
-// per message and per span. The synthesize stage's difference from decode carries two whole decodes' noise; this
-// does not.
+// them all to a fresh pipeline (`EventPipeline.process(event:message:location:)`). One JSON line: messages, spans,
+// CPU µs and allocations per message and per span. The synthesize stage's difference from decode carries two whole
+// decodes' noise; this does not.
 //
 //   trace-bridge-bench FILE memory [CAPACITY...]
 //
@@ -70,6 +70,23 @@ func forEachLine(_ path: String, _ body: ([UInt8], Int) -> Void) {
     while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { splitter.feed(chunk, body) }
     splitter.finish(body)
     try? handle.close()
+}
+
+/// Every message of the file as a bus event and its decodable body (decompressed where it is); lines that are not
+/// one are left out. For the modes that time a later stage on input decoded beforehand.
+func forEachDecodableBody(_ path: String, interner: StringInterner? = nil, _ body: (BusEvent, [UInt8]) -> Void) {
+    forEachLine(path) { line, number in
+        guard let record = try? BusMessage(line: line, lineNumber: number),
+            let event = try? BusEvent(record: record, interner: interner), let decodable = try? event.decodableBody()
+        else { return }
+        body(event, decodable)
+    }
+}
+
+func printJSONLine(_ line: [String: Any]) {
+    if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
+        print(String(decoding: json, as: UTF8.self))
+    }
 }
 
 func run(_ stage: Stage, _ path: String) -> Measurement {
@@ -146,21 +163,14 @@ func measureMemory(_ path: String, capacities: [Int]) {
             "peak_heap_mib": (Double(highest) / 104_857.6).rounded() / 10,
             "bytes_per_entry": peakEntries > 0 ? atPeak / peakEntries : 0,
         ]
-        if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
-            print(String(decoding: json, as: UTF8.self))
-        }
+        printJSONLine(line)
     }
 }
 
 /// `oslo` mode: OsloDecoder.decode over bodies held in memory (see the header).
 func measureOslo(_ path: String, rounds: Int) {
     var bodies: [[UInt8]] = []
-    forEachLine(path) { line, number in
-        guard let record = try? BusMessage(line: line, lineNumber: number), let event = try? BusEvent(record: record),
-            let body = try? event.decodableBody()
-        else { return }
-        bodies.append(body)
-    }
+    forEachDecodableBody(path) { _, body in bodies.append(body) }
     var decoded = 0, methodBytes = 0
     let calls = tb_malloc_calls()
     let cpu = cpuSeconds()
@@ -180,9 +190,7 @@ func measureOslo(_ path: String, rounds: Int) {
         "cpu_us_per_body": (cpuUsed / runs * 1e7).rounded() / 10,
         "allocations_per_body": (Double(tb_malloc_calls() - calls) / runs * 10).rounded() / 10,
     ]
-    if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
-        print(String(decoding: json, as: UTF8.self))
-    }
+    printJSONLine(line)
 }
 
 /// `synthesis` mode: the reorder window and the synthesizer over events held in memory (see the header).
@@ -190,11 +198,8 @@ func measureSynthesis(_ path: String, rounds: Int) {
     var events: [BusEvent] = []
     var messages: [OsloMessage] = []
     let interner = StringInterner()
-    forEachLine(path) { line, number in
-        guard let record = try? BusMessage(line: line, lineNumber: number),
-            let event = try? BusEvent(record: record, interner: interner), let body = try? event.decodableBody(),
-            let message = try? OsloDecoder.decode(body, interner: interner)
-        else { return }
+    forEachDecodableBody(path, interner: interner) { event, body in
+        guard let message = try? OsloDecoder.decode(body, interner: interner) else { return }
         events.append(event)
         messages.append(message)
     }
@@ -225,9 +230,7 @@ func measureSynthesis(_ path: String, rounds: Int) {
         "cpu_us_per_span": (cpuUsed / Double(max(spans, 1)) * 1e7).rounded() / 10,
         "allocations_per_message": (allocations / runs * 10).rounded() / 10,
     ]
-    if let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
-        print(String(decoding: json, as: UTF8.self))
-    }
+    printJSONLine(line)
 }
 
 let arguments = CommandLine.arguments.dropFirst()
