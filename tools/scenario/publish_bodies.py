@@ -14,17 +14,14 @@ import argparse
 import base64
 import json
 import os
-import urllib.parse
 
 import amqp
+import kombu
 
 
 def connect(url):
-    parts = urllib.parse.urlparse(url)
-    vhost = urllib.parse.unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-    connection = amqp.Connection(
-        host=f"{parts.hostname}:{parts.port or 5672}", userid=urllib.parse.unquote(parts.username or "guest"),
-        password=urllib.parse.unquote(parts.password or "guest"), virtual_host=vhost)
+    """kombu (oslo.messaging's transport) parses the URL, vhost included; its channel is py-amqp's."""
+    connection = kombu.Connection(url)
     connection.connect()
     return connection
 
@@ -39,7 +36,7 @@ def main():
     ap.add_argument("--out")
     args = ap.parse_args()
     connection = connect(args.url)
-    channel = connection.channel()
+    channel = connection.default_channel
     if args.declare:
         channel.exchange_declare(args.exchange, "topic", durable=False, auto_delete=False)
     if args.publish:
@@ -56,7 +53,7 @@ def main():
             json.dump(sent, out)
     if args.delete:
         channel.exchange_delete(args.exchange)
-    connection.close()
+    connection.release()
 
 
 if __name__ == "__main__":
