@@ -109,8 +109,19 @@ public struct EventPipeline {
         // it holds no message past this call; one grown by a burst (a held node let go at once) is not kept.
         var entries: [ReorderWindow.Entry] = []
         swap(&entries, &released)
-        window.insert(event, message, location: location, sequence: inputs, into: &entries)
-        let spans = synthesize(entries)
+        let spans: [Span]
+        if let time = window.admit(event, message, location: location, sequence: inputs, into: &entries) {
+            // It left at once (nearly always): the event itself is synthesized, copied only when its time moved.
+            if time == event.time {
+                spans = synthesizer.process(event, message)
+            } else {
+                var settled = event
+                settled.time = time
+                spans = synthesizer.process(settled, message)
+            }
+        } else {
+            spans = synthesize(entries)
+        }
         if entries.capacity <= Self.releasedKept {
             entries.removeAll(keepingCapacity: true)
             released = entries
