@@ -372,6 +372,29 @@ struct ReorderWindowRuleTests {
         #expect(run.time("P:m2") == 120 * Self.ms, "already in its millisecond: unchanged")
     }
 
+    @Test("through the pipeline, an event that leaves at once is synthesized at its settled time")
+    func pipelineSynthesizesSettledTime() {
+        // The pipeline synthesizes such an event itself (not a copy out of the window), so it must take the time the
+        // window settled on: here `timestamp_in_ms` moves the publish back, and the delivery is clamped to it.
+        var pipeline = EventPipeline()
+        let published = pipeline.process(
+            event: Self.event(.publish, node: "a", at: 109, timestampMillis: 100), message: Self.request("m1"),
+            location: "test")
+        #expect(published.map(\.kind) == [.producer])
+        #expect(published.map(\.startTime) == [100 * Self.ms + 999_999], "moved into its millisecond")
+        let delivered = pipeline.process(
+            event: Self.event(.deliver, node: "a", at: 100, queue: "conductor"), message: Self.request("m1"),
+            location: "test")
+        #expect(delivered.map(\.kind) == [.consumer])
+        #expect(delivered.map(\.startTime) == [100 * Self.ms + 999_999], "never before its publish")
+        let unmoved = pipeline.process(
+            event: Self.event(.publish, node: "a", at: 120), message: Self.request("m2", request: "req-2"),
+            location: "test")
+        #expect(unmoved.map(\.startTime) == [120 * Self.ms], "an unmoved event keeps its own time")
+        #expect(pipeline.window.held == 0)
+        #expect(pipeline.window.counters.timesAdjusted == 2)
+    }
+
     @Test("an event whose dependency never comes leaves after the window, not before")
     func deadline() {
         var run = Run()
